@@ -1,0 +1,184 @@
+"""The KV cache: preallocated key and value tensors, written by index, with a policy for sharing across depth.
+
+Layout: keys and values are [slot, batch, head, position, head_dim] with one extra position column at the end
+(the "trash" column) that receives the writes of padding entries, so every write has a static shape. Slots are
+prelude layers, then core slots, then coda layers. How core layer j at recurrence k maps to a slot is the KV
+sharing policy:
+
+* `ShareLast`: one slot per core layer, overwritten by every recurrence; a query reads each earlier position's
+  latest keys (Huginn's default, "latest-m4-compress-s4").
+* `PerStep`: one slot per (core layer, recurrence); a query at recurrence k reads recurrence min(k, d_p) of each
+  earlier position p, where d_p is the deepest recurrence stored for p (Huginn's "latest-m4" lookup over a full
+  cache). Memory grows with the depth capacity.
+
+The cache knows nothing about samplers; it does not decide what is committed. `lengths` is the samplers'
+bookkeeping of committed positions per row; attention visibility comes from positions alone (key <= query).
+"""
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from rdtheory.config import ModelConfig
+from rdtheory.model.layers import Chunk
+
+
+class KVPolicy:
+    """How keys of the recurrent core are shared across recurrence steps. Subclasses are final dataclasses."""
+
+    per_step: bool
+
+    def core_slots(self, n_core: int, max_depth: int) -> int:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ShareLast(KVPolicy):
+    """One slot per core layer, overwritten by the latest recurrence (memory independent of depth)."""
+
+    per_step = False
+
+    def core_slots(self, n_core: int, max_depth: int) -> int:
+        return n_core
+
+
+@dataclass(frozen=True)
+class PerStep(KVPolicy):
+    """A slot per (core layer, recurrence step): memory grows linearly with the depth capacity."""
+
+    per_step = True
+
+    def core_slots(self, n_core: int, max_depth: int) -> int:
+        return n_core * max_depth
+
+
+class KVCache:
+    """Preallocated keys and values for `batch_size` rows of up to `max_len` positions.
+
+    `max_depth` is the deepest recurrence a position may reach (only `PerStep` allocates for it).
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        policy: KVPolicy,
+        batch_size: int,
+        max_len: int,
+        max_depth: int,
+        dtype: torch.dtype,
+        device: torch.device | str,
+    ) -> None:
+        if not 1 <= max_len <= config.block_size:
+            raise ValueError(f"max_len={max_len} must lie in [1, block_size={config.block_size}]")
+        if max_depth < 1:
+            raise ValueError(f"max_depth={max_depth} must be >= 1")
+        if batch_size < 1:
+            raise ValueError(f"batch_size={batch_size} must be >= 1")
+        self.config, self.policy = config, policy
+        self.batch_size, self.max_len, self.max_depth = batch_size, max_len, max_depth
+        self.n_prelude, self.n_core = config.n_layers_in_prelude, config.n_layers_in_recurrent_block
+        self.n_core_slots = policy.core_slots(self.n_core, max_depth)
+        n_slots = self.n_prelude + self.n_core_slots + config.n_layers_in_coda
+        shape = (n_slots, batch_size, config.n_heads, max_len + 1, config.head_dim)
+        self.k = torch.zeros(shape, dtype=dtype, device=device)
+        self.v = torch.zeros(shape, dtype=dtype, device=device)
+        # Deepest recurrence stored per position (PerStep reads min(k, depth)); unused under ShareLast.
+        self.depth = torch.zeros(batch_size, max_len + 1, dtype=torch.long, device=device)
+        self.lengths = [0] * batch_size
+
+    @property
+    def trash(self) -> int:
+        """The position column that absorbs writes of padding entries."""
+        return self.max_len
+
+    def nbytes(self) -> int:
+        return self.k.numel() * self.k.element_size() * 2
+
+    def truncate(self, lengths: list[int]) -> None:
+        """Set each row's committed length; stored depths beyond it are forgotten."""
+        if len(lengths) != self.batch_size:
+            raise ValueError(f"lengths has {len(lengths)} entries; the cache has batch_size={self.batch_size}")
+        for row, n in enumerate(lengths):
+            if not 0 <= n <= self.max_len:
+                raise ValueError(f"lengths[{row}]={n} must lie in [0, max_len={self.max_len}]")
+            self.depth[row, n:] = 0
+        self.lengths = list(lengths)
+
+    # ------------------------------------------------------------------------------------------------ access
+
+    def prelude(self, layer: int) -> "SlotAccess":
+        return SlotAccess(self, layer)
+
+    def coda(self, layer: int) -> "SlotAccess":
+        return SlotAccess(self, self.n_prelude + self.n_core_slots + layer)
+
+    def core(self, layer: int, step: int | Tensor) -> "SlotAccess | PerStepAccess":
+        """Access for core layer `layer` at recurrence `step` (1-based; an int or a [B, W] tensor per entry)."""
+        if not self.policy.per_step:
+            return SlotAccess(self, self.n_prelude + layer)
+        return PerStepAccess(self, layer, step)
+
+    def write_index(self, chunk: Chunk) -> Tensor:
+        return torch.where(chunk.valid, chunk.pos, self.trash)
+
+    def visible(self, chunk: Chunk) -> Tensor:
+        """[B, 1, W, L]: cached position l is visible to query w iff l <= its position."""
+        key_pos = torch.arange(chunk.kv_len, device=chunk.pos.device)
+        return key_pos <= chunk.query_pos[:, None, :, None]
+
+
+class SlotAccess:
+    """Writes to and reads from one slot for every entry of the chunk."""
+
+    def __init__(self, cache: KVCache, slot: int) -> None:
+        self.cache, self.slot = cache, slot
+
+    def exchange(self, k: Tensor, v: Tensor, chunk: Chunk) -> tuple[Tensor, Tensor, Tensor]:
+        c = self.cache
+        rows = torch.arange(c.batch_size, device=k.device)[:, None]
+        where = c.write_index(chunk)
+        c.k[self.slot][rows, :, where] = k.transpose(1, 2)
+        c.v[self.slot][rows, :, where] = v.transpose(1, 2)
+        n = chunk.kv_len
+        return c.k[self.slot, :, :, :n], c.v[self.slot, :, :, :n], c.visible(chunk)
+
+
+class PerStepAccess:
+    """Core-layer access under `PerStep`: write recurrence k's slot, read recurrence min(k, depth) of each key."""
+
+    def __init__(self, cache: KVCache, layer: int, step: int | Tensor) -> None:
+        self.cache, self.layer, self.step = cache, layer, step
+
+    def _slot(self, step: Tensor | int) -> Tensor | int:
+        c = self.cache
+        return c.n_prelude + (step - 1) * c.n_core + self.layer
+
+    def exchange(self, k: Tensor, v: Tensor, chunk: Chunk) -> tuple[Tensor, Tensor, Tensor]:
+        c, n = self.cache, chunk.kv_len
+        step = self.step
+        # A tensor of steps is checked by its caller, which knows the counts on the host (no device sync here).
+        if isinstance(step, int) and not 1 <= step <= c.max_depth:
+            raise ValueError(f"recurrence step={step} must lie in [1, max_depth={c.max_depth}] of this PerStep "
+                             f"cache; allocate the cache with a larger max_depth")
+        step_t = torch.as_tensor(step, device=k.device).expand(chunk.pos.shape)
+        rows = torch.arange(c.batch_size, device=k.device)[:, None]
+        where = c.write_index(chunk)
+        slot = self._slot(step_t)
+        c.k[slot, rows, :, where] = k.transpose(1, 2)
+        c.v[slot, rows, :, where] = v.transpose(1, 2)
+        c.depth[rows, where] = step_t
+        depth = c.depth[:, :n]
+        if isinstance(step, int):
+            # One recurrence for the whole chunk: each key position reads one slot.
+            read = self._slot(torch.clamp(depth, min=1, max=step))  # [B, L]
+            pos = torch.arange(n, device=k.device)[None, :]
+            keys = c.k[read, rows, :, pos].permute(0, 2, 1, 3)
+            values = c.v[read, rows, :, pos].permute(0, 2, 1, 3)
+            return keys, values, c.visible(chunk)
+        # A recurrence per query (a wavefront): each (query, key) pair reads its own slot.
+        read = self._slot(torch.clamp(torch.minimum(depth[:, None, :], step_t[:, :, None]), min=1))  # [B, W, L]
+        pos = torch.arange(n, device=k.device)[None, None, :]
+        keys = c.k[read, rows[:, :, None], :, pos].permute(0, 1, 3, 2, 4)  # [B, W, H, L, D]
+        values = c.v[read, rows[:, :, None], :, pos].permute(0, 1, 3, 2, 4)
+        return keys, values, c.visible(chunk).squeeze(1)[:, :, None, :]

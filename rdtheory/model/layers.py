@@ -1,0 +1,190 @@
+"""The transformer layers of a Huginn-style model: RMSNorm, rotary embedding, attention, gated MLP, sandwich block.
+
+These modules know nothing about recurrence, caching policy or sampling. Attention receives a `Chunk` (which
+absolute positions the rows hold) and, when a cache is in use, a `KVAccess` that stores this chunk's keys and
+returns the keys it may attend to. Module and parameter names reproduce Huginn's state-dict keys.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rdtheory.config import ModelConfig
+
+# Any position value at or above this is "not a real position": padding queries see every key, and padding keys
+# are seen by nobody, because visibility is the single rule key_pos <= query_pos.
+NO_POSITION = 2**40
+
+
+def compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Norms and rotary run in float32 for low-precision models and in float64 for float64 models."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
+class RMSNorm(nn.Module):
+    """x * rsqrt(mean(x^2) + eps), computed in float32 (float64 for float64 inputs), cast back, then scaled."""
+
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        xf = x.to(compute_dtype(x.dtype))
+        normed = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        return normed.to(x.dtype) * self.weight
+
+
+def rotary_table(config: ModelConfig, dtype: torch.dtype = torch.float32) -> Tensor:
+    """cos and sin of pos * base^(-2i/head_dim) for every position: [1, block_size, 1, head_dim/2, 2].
+
+    This is the layout of Huginn's persistent `freqs_cis` buffer. Angles are computed in float64.
+    """
+    half = config.head_dim // 2
+    inv_freq = 1.0 / (config.rope_base ** (torch.arange(half, dtype=torch.float64) * 2.0 / config.head_dim))
+    angles = torch.outer(torch.arange(config.block_size, dtype=torch.float64), inv_freq)
+    table = torch.stack([angles.cos(), angles.sin()], dim=-1)
+    return table[None, :, None].to(dtype)
+
+
+def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """Rotate interleaved pairs (x[2i], x[2i+1]) as complex numbers by the given angles.
+
+    x: [B, W, H, D]; cos, sin: [B, W, 1, D/2] in the compute dtype. (a, b) -> (a cos - b sin, b cos + a sin).
+    """
+    pairs = x.to(cos.dtype).unflatten(-1, (-1, 2))
+    a, b = pairs[..., 0], pairs[..., 1]
+    rotated = torch.stack([a * cos - b * sin, b * cos + a * sin], dim=-1)
+    return rotated.flatten(-2).to(x.dtype)
+
+
+@dataclass
+class Chunk:
+    """The positions one forward call processes: row b, column w holds absolute position pos[b, w].
+
+    pos: [B, W] long, valid: [B, W] bool; query_pos equals pos where valid and NO_POSITION elsewhere;
+    cos, sin: [B, W, 1, head_dim/2] rotary factors at pos; kv_len: how many cached positions attention reads.
+    """
+
+    pos: Tensor
+    valid: Tensor
+    query_pos: Tensor
+    cos: Tensor
+    sin: Tensor
+    kv_len: int
+
+    @property
+    def width(self) -> int:
+        return self.pos.shape[1]
+
+
+class KVAccess(Protocol):
+    """Stores this chunk's keys and values for one layer, and returns what the chunk may attend to."""
+
+    def exchange(self, k: Tensor, v: Tensor, chunk: Chunk) -> tuple[Tensor, Tensor, Tensor]:
+        """k, v: [B, H, W, D]. Returns keys, values [B, H, L, D] and a boolean mask [B, 1, W, L], or per-query
+        keys, values [B, W, H, L, D] and a mask [B, W, 1, L]."""
+        ...
+
+
+def chunk_self_kv(k: Tensor, v: Tensor, chunk: Chunk) -> tuple[Tensor, Tensor, Tensor]:
+    """Attention within the chunk only (no cache): key w' is visible to query w iff pos[w'] <= pos[w]."""
+    key_pos = torch.where(chunk.valid, chunk.pos, NO_POSITION + 1)
+    mask = key_pos[:, None, None, :] <= chunk.query_pos[:, None, :, None]
+    return k, v, mask
+
+
+class Attention(nn.Module):
+    """Multi-head attention with a learned additive q/k bias applied before interleaved rotary embedding."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.n_heads, self.head_dim = config.n_heads, config.head_dim
+        self.Wqkv = nn.Linear(config.n_embd, 3 * config.n_embd, bias=False)
+        if config.qk_bias:
+            self.qk_bias = nn.Parameter(torch.zeros(2, 1, config.n_heads, config.head_dim))
+        else:
+            self.qk_bias = None
+        self.proj = nn.Linear(config.n_embd, config.n_embd, bias=False)
+
+    def qkv(self, x: Tensor, chunk: Chunk) -> tuple[Tensor, Tensor, Tensor]:
+        """[B, W, h] -> q, k, v as [B, H, W, D], with bias and rotary applied to q and k."""
+        q, k, v = self.Wqkv(x).unflatten(-1, (3, self.n_heads, self.head_dim)).unbind(dim=2)
+        if self.qk_bias is not None:
+            q = q + self.qk_bias[0]
+            k = k + self.qk_bias[1]
+        q = apply_rotary(q, chunk.cos, chunk.sin)
+        k = apply_rotary(k, chunk.cos, chunk.sin)
+        return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+
+    def forward(self, x: Tensor, chunk: Chunk, kv: KVAccess | None) -> Tensor:
+        q, k, v = self.qkv(x, chunk)
+        keys, values, mask = chunk_self_kv(k, v, chunk) if kv is None else kv.exchange(k, v, chunk)
+        out = attend(q, keys, values, mask)
+        return self.proj(out.transpose(1, 2).flatten(-2))
+
+
+def attend(q: Tensor, keys: Tensor, values: Tensor, mask: Tensor) -> Tensor:
+    """Scaled dot-product attention with scale 1/sqrt(D); q: [B, H, W, D]. Returns [B, H, W, D].
+
+    Keys shared by all queries come as [B, H, L, D]; per-query keys (a different cache slot for each query)
+    come as [B, W, H, L, D] with a mask [B, W, 1, L].
+    """
+    if keys.dim() == 4:
+        return F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
+    b, h, w, d = q.shape
+    per_query = q.permute(0, 2, 1, 3).reshape(b * w, h, 1, d)
+    out = F.scaled_dot_product_attention(
+        per_query, keys.flatten(0, 1), values.flatten(0, 1), attn_mask=mask.flatten(0, 1)[:, :, None, :]
+    )
+    return out.reshape(b, w, h, d).permute(0, 2, 1, 3)
+
+
+class GatedMLP(nn.Module):
+    """proj(SiLU(gate) * up), with gate and up the two halves of one fc projection."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.fc = nn.Linear(config.n_embd, 2 * config.intermediate_size, bias=False)
+        self.proj = nn.Linear(config.intermediate_size, config.n_embd, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate, up = self.fc(x).chunk(2, dim=-1)
+        return self.proj(F.silu(gate) * up)
+
+
+class SandwichBlock(nn.Module):
+    """x <- norm_2(x + attn(norm_1 x)); x <- norm_4(x + mlp(norm_3 x)): pre- and post-norm on the residual."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.norm_1 = RMSNorm(config.n_embd, config.norm_eps)
+        self.attn = Attention(config)
+        self.norm_2 = RMSNorm(config.n_embd, config.norm_eps)
+        self.norm_3 = RMSNorm(config.n_embd, config.norm_eps)
+        self.mlp = GatedMLP(config)
+        self.norm_4 = RMSNorm(config.n_embd, config.norm_eps)
+
+    def forward(self, x: Tensor, chunk: Chunk, kv: KVAccess | None) -> Tensor:
+        x = self.norm_2(x + self.attn(self.norm_1(x), chunk, kv))
+        return self.norm_4(x + self.mlp(self.norm_3(x)))
+
+
+def init_huginn_weights(module: nn.Module, config: ModelConfig) -> None:
+    """Huginn's "takase" initialisation: truncated normals of std sqrt(2/(5h)) (cut at 3 std), output projections
+    of attention and MLP divided by sqrt(2 * effective depth), norms at one, q/k bias at zero."""
+    std = config.init_std
+    out_std = std / math.sqrt(2 * config.effective_expected_depth)
+    outputs = {id(m.proj) for m in module.modules() if isinstance(m, (Attention, GatedMLP))}
+    for m in module.modules():
+        if isinstance(m, RMSNorm):
+            nn.init.ones_(m.weight)
+        elif isinstance(m, Attention) and m.qk_bias is not None:
+            nn.init.zeros_(m.qk_bias)
+        elif isinstance(m, (nn.Linear, nn.Embedding)):
+            s = out_std if id(m) in outputs else std
+            nn.init.trunc_normal_(m.weight, std=s, a=-3 * s, b=3 * s)

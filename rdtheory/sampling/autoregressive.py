@@ -1,0 +1,201 @@
+"""Autoregressive sampling: one position per row at a time, each run through its recurrences, then committed.
+
+`generate_ar` runs every token to a fixed depth r; `generate_adaptive` stops each token's recurrence on an exit
+rule (between min and max depth, checked every `check_every` steps). Both prefill the prompt in one parallel pass
+at a fixed depth, batch prompts of different lengths (each row at its own positions; a row that has exited stops
+writing the cache, so rows never see each other's deeper keys), and stop a row at a stop token or after
+`max_new_tokens`.
+"""
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from rdtheory.model.cache import KVCache, KVPolicy, ShareLast
+from rdtheory.model.layers import Chunk
+from rdtheory.model.recurrent import RecurrentDepthLM
+from rdtheory.sampling.batch import Generation, Prompts, PromptsLike, check_depth, check_stop_tokens
+from rdtheory.sampling.batch import prepare_prompts
+from rdtheory.sampling.exits import ExitRule, FixedDepth
+from rdtheory.sampling.tokens import GREEDY, Sampling, pick
+from rdtheory.sampling.trace import Commit, Run, Tick, Trace
+
+
+def generate_ar(
+    model: RecurrentDepthLM,
+    prompts: PromptsLike,
+    max_new_tokens: int,
+    depth: int | None = None,
+    *,
+    sampling: Sampling = GREEDY,
+    stop_tokens: Sequence[int] | None = None,
+    seed: int = 0,
+    row_ids: Sequence[int] | None = None,
+    init_scale: float = 1.0,
+    kv: KVPolicy = ShareLast(),
+    continuous_compute: bool = False,
+) -> Generation:
+    """Static-depth AR: prefill at depth r, then each new token with exactly r recurrences (r defaults to the
+    config's mean_recurrence)."""
+    depth = model.config.mean_recurrence if depth is None else depth
+    check_depth("depth", depth)
+    return generate_adaptive(
+        model, prompts, max_new_tokens, FixedDepth(depth), max_depth=depth, sampling=sampling,
+        stop_tokens=stop_tokens, seed=seed, row_ids=row_ids, init_scale=init_scale, kv=kv,
+        continuous_compute=continuous_compute,
+    )
+
+
+def generate_adaptive(
+    model: RecurrentDepthLM,
+    prompts: PromptsLike,
+    max_new_tokens: int,
+    exit: ExitRule,
+    *,
+    max_depth: int | None = None,
+    min_depth: int = 1,
+    check_every: int = 1,
+    prefill_depth: int | None = None,
+    sampling: Sampling = GREEDY,
+    stop_tokens: Sequence[int] | None = None,
+    seed: int = 0,
+    row_ids: Sequence[int] | None = None,
+    init_scale: float = 1.0,
+    kv: KVPolicy = ShareLast(),
+    continuous_compute: bool = False,
+) -> Generation:
+    """Adaptive-depth AR: each token recurs until `exit` fires at a check (steps k >= min_depth with
+    k % check_every == 0) or max_depth is reached. The prompt is prefilled at prefill_depth (default max_depth).
+    max_depth defaults to the config's mean_recurrence."""
+    max_depth = model.config.mean_recurrence if max_depth is None else max_depth
+    prefill_depth = max_depth if prefill_depth is None else prefill_depth
+    for name, value in (("max_depth", max_depth), ("min_depth", min_depth), ("check_every", check_every),
+                        ("prefill_depth", prefill_depth)):
+        check_depth(name, value)
+    if min_depth > max_depth:
+        raise ValueError(f"min_depth={min_depth} must be <= max_depth={max_depth}")
+    if not isinstance(exit, ExitRule):
+        raise TypeError(f"exit={exit!r} must be an ExitRule (FixedDepth, LatentDiff, KLDiff, TokenStability)")
+    if not init_scale >= 0:
+        raise ValueError(f"init_scale={init_scale} must be >= 0")
+    batch = prepare_prompts(model, prompts, max_new_tokens, row_ids)
+    stops = check_stop_tokens(model, stop_tokens)
+    run = _ARRun(model, batch, max_new_tokens, exit, max_depth, min_depth, check_every, sampling, stops, seed,
+                 init_scale, kv, continuous_compute)
+    return run.generate(prefill_depth)
+
+
+class _ARRun:
+    """State of one AR generation; `generate` drives it."""
+
+    def __init__(self, model: RecurrentDepthLM, batch: Prompts, n_new: int, rule: ExitRule, max_depth: int,
+                 min_depth: int, check_every: int, sampling: Sampling, stops: frozenset[int], seed: int,
+                 init_scale: float, kv: KVPolicy, continuous: bool) -> None:
+        self.model, self.batch, self.n_new, self.rule = model, batch, n_new, rule
+        self.max_depth, self.min_depth, self.check_every = max_depth, min_depth, check_every
+        self.sampling, self.stops, self.seed, self.init_scale = sampling, stops, seed, init_scale
+        self.kv, self.continuous = kv, continuous
+        b = batch.batch_size
+        self.trace = Trace(prompt_lengths=list(batch.lengths))
+        self.tokens: list[list[int]] = [[] for _ in range(b)]
+        self.latents: list[list[Tensor]] = [[] for _ in range(b)]
+        self.finished = ["length"] * b
+        self.done = [n_new == 0] * b
+
+    @torch.no_grad()
+    def generate(self, prefill_depth: int) -> Generation:
+        if self.n_new > 0:
+            self.cache = KVCache(self.model.config, self.kv, self.batch.batch_size,
+                                 max(n + self.n_new - 1 for n in self.batch.lengths),
+                                 max(self.max_depth, prefill_depth), self.model.dtype, self.model.device)
+            state, token = self._prefill(prefill_depth)
+            for step in range(1, self.n_new):
+                if all(self.done):
+                    break
+                state, token = self._token(step, state, token)
+        latents = [torch.stack(x) if x else torch.zeros(0, self.model.config.n_embd) for x in self.latents]
+        return Generation(self.tokens, latents, self.finished, self.trace)
+
+    def _prefill(self, depth: int) -> tuple[Tensor, Tensor]:
+        m, batch = self.model, self.batch
+        lengths = batch.lengths_tensor()
+        pos = torch.arange(batch.ids.shape[1], device=m.device).expand_as(batch.ids)
+        chunk = m.chunk(pos, pos < lengths[:, None], kv_len=batch.ids.shape[1])
+        e = m.embed(batch.ids, chunk, self.cache)
+        state = m.initial_state(chunk, self.init_scale, self.seed, batch.rows)
+        for k in range(1, depth + 1):
+            state = m.core_step(state, e, chunk, self.cache, k)
+        logits = m.decode(state, chunk, self.cache)
+        last = (lengths - 1)[:, None]
+        take = torch.arange(batch.batch_size, device=m.device)[:, None], last
+        runs = [Run(b, p, 1, depth) for b, n in enumerate(batch.lengths) for p in range(n)]
+        self.trace.ticks.append(Tick(passes=depth, runs=runs, prefill=True))
+        self.cache.truncate(list(batch.lengths))
+        return self._commit(state[take], logits[take], last, step=0)
+
+    def _token(self, step: int, prev_state: Tensor, token: Tensor) -> tuple[Tensor, Tensor]:
+        """Generate new token `step` (0 is the prefill's) for every unfinished row."""
+        m, batch = self.model, self.batch
+        pos = torch.tensor([n + step - 1 for n in batch.lengths], device=m.device)[:, None]
+        live = torch.tensor([not d for d in self.done], device=m.device)[:, None]
+        kv_len = max(n + step for n, d in zip(batch.lengths, self.done) if not d)
+        chunk = m.chunk(pos, live, kv_len)
+        e = m.embed(token, chunk, self.cache)
+        state = prev_state if self.continuous else m.initial_state(chunk, self.init_scale, self.seed, batch.rows)
+        state, depths = self._recur(state, e, chunk, pos, live, kv_len)
+        logits = m.decode(state, chunk, self.cache)
+        runs = [Run(b, int(pos[b]), 1, depths[b]) for b in range(batch.batch_size) if depths[b] > 0]
+        self.trace.ticks.append(Tick(passes=max(depths), runs=runs))
+        self.cache.truncate([n + step if not d else self.cache.lengths[b]
+                             for b, (n, d) in enumerate(zip(batch.lengths, self.done))])
+        new_state, new_token = self._commit(state, logits, pos, step)
+        return torch.where(live[..., None], new_state, prev_state), new_token
+
+    def _recur(self, state: Tensor, e: Tensor, chunk: Chunk, pos: Tensor, live: Tensor, kv_len: int
+               ) -> tuple[Tensor, list[int]]:
+        """Recur until each live row exits; returns the states and each row's depth (0 for finished rows)."""
+        m, rule = self.model, self.rule
+        running = live.clone()
+        depths = [0] * self.batch.batch_size
+        fixed = rule.depth if isinstance(rule, FixedDepth) else None
+        memory = rule.start(state, m.config.vocab_size)
+        step_chunk = chunk
+        for k in range(1, self.max_depth + 1):
+            state = torch.where(running[..., None], m.core_step(state, e, step_chunk, self.cache, k), state)
+            if fixed is not None:
+                stop = k >= min(fixed, self.max_depth)
+                exits = running if stop else torch.zeros_like(running)
+            elif (k >= self.min_depth and k % self.check_every == 0) or k == self.max_depth:
+                logits = tokens = None
+                if rule.needs_logits:
+                    logits = m.decode(state, step_chunk, self.cache)
+                    tokens = pick(logits, self.sampling, self.seed, self.batch.rows, pos)
+                converged, memory = rule.check(memory, state, logits, tokens, torch.full_like(pos, k))
+                exits = running & (converged | (k == self.max_depth))
+            else:
+                continue
+            for b in torch.nonzero(exits[:, 0]).flatten().tolist():
+                depths[b] = k
+            running = running & ~exits
+            if not bool(running.any()):
+                break
+            if bool(exits.any()):  # exited rows stop writing the cache
+                step_chunk = m.chunk(pos, running, kv_len)
+        return state, depths
+
+    def _commit(self, state: Tensor, logits: Tensor, pos: Tensor, step: int) -> tuple[Tensor, Tensor]:
+        """Pick each live row's token from its [B, 1] logits; record it, its latent, and stops."""
+        token = pick(logits, self.sampling, self.seed, self.batch.rows, pos)
+        tick = self.trace.ticks[-1]
+        for b, t in enumerate(token[:, 0].tolist()):
+            if self.done[b]:
+                continue
+            self.tokens[b].append(t)
+            self.latents[b].append(state[b, 0])
+            tick.commits.append(Commit(b, int(pos[b]) + 1, t))
+            if t in self.stops:
+                self.done[b], self.finished[b] = True, "stop"
+            elif len(self.tokens[b]) == self.n_new:
+                self.done[b] = True
+        return state, token
