@@ -86,6 +86,26 @@ def generate_adaptive(
     return run.generate(prefill_depth)
 
 
+def prefill(model: RecurrentDepthLM, batch: Prompts, cache: KVCache, depth: int, init_scale: float, seed: int,
+            trace: Trace) -> tuple[Tensor, Tensor, Tensor]:
+    """Run every prompt position through `depth` recurrences in one parallel pass (writing all its keys), record
+    the tick, and return each row's last-position state [B, 1, h], logits [B, 1, V] and position [B, 1]."""
+    lengths = batch.lengths_tensor()
+    pos = torch.arange(batch.ids.shape[1], device=model.device).expand_as(batch.ids)
+    chunk = model.chunk(pos, pos < lengths[:, None], kv_len=batch.ids.shape[1])
+    e = model.embed(batch.ids, chunk, cache)
+    state = model.initial_state(chunk, init_scale, seed, batch.rows)
+    for k in range(1, depth + 1):
+        state = model.core_step(state, e, chunk, cache, k)
+    logits = model.decode(state, chunk, cache)
+    last = (lengths - 1)[:, None]
+    take = torch.arange(batch.batch_size, device=model.device)[:, None], last
+    runs = [Run(b, p, 1, depth) for b, n in enumerate(batch.lengths) for p in range(n)]
+    trace.ticks.append(Tick(passes=depth, runs=runs, prefill=True))
+    cache.truncate(list(batch.lengths))
+    return state[take], logits[take], last
+
+
 class _ARRun:
     """State of one AR generation; `generate` drives it."""
 
@@ -118,21 +138,8 @@ class _ARRun:
         return Generation(self.tokens, latents, self.finished, self.trace)
 
     def _prefill(self, depth: int) -> tuple[Tensor, Tensor]:
-        m, batch = self.model, self.batch
-        lengths = batch.lengths_tensor()
-        pos = torch.arange(batch.ids.shape[1], device=m.device).expand_as(batch.ids)
-        chunk = m.chunk(pos, pos < lengths[:, None], kv_len=batch.ids.shape[1])
-        e = m.embed(batch.ids, chunk, self.cache)
-        state = m.initial_state(chunk, self.init_scale, self.seed, batch.rows)
-        for k in range(1, depth + 1):
-            state = m.core_step(state, e, chunk, self.cache, k)
-        logits = m.decode(state, chunk, self.cache)
-        last = (lengths - 1)[:, None]
-        take = torch.arange(batch.batch_size, device=m.device)[:, None], last
-        runs = [Run(b, p, 1, depth) for b, n in enumerate(batch.lengths) for p in range(n)]
-        self.trace.ticks.append(Tick(passes=depth, runs=runs, prefill=True))
-        self.cache.truncate(list(batch.lengths))
-        return self._commit(state[take], logits[take], last, step=0)
+        state, logits, last = prefill(self.model, self.batch, self.cache, depth, self.init_scale, self.seed, self.trace)
+        return self._commit(state, logits, last, step=0)
 
     def _token(self, step: int, prev_state: Tensor, token: Tensor) -> tuple[Tensor, Tensor]:
         """Generate new token `step` (0 is the prefill's) for every unfinished row."""

@@ -50,6 +50,7 @@ class Trace:
     prompt_lengths: list[int]
     ticks: list[Tick] = field(default_factory=list)
     max_ticks_reached: bool = False
+    tick_bound: int | None = None  # the most ticks the sampler's rules allow for this run, where known
 
     @property
     def batch_size(self) -> int:
@@ -93,4 +94,5 @@ class Trace:
             "tokens_forwarded": self.tokens_forwarded,
             "standing_waves": self.standing_waves,
             "max_ticks_reached": self.max_ticks_reached,
+            "tick_bound": self.tick_bound,
         }

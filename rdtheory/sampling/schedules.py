@@ -1,0 +1,52 @@
+"""Noise schedules for the state noise mixed in at the start of each diffusion-forcing tick.
+
+A schedule maps a position's recurrence count n (recurrences it has already had) to a mixing weight beta in [0, 1].
+`Constant` is the paper's constant baseline, `Dampened` is beta0 / (1 + n) as in Huginn's code, and `Linear` is the
+paper's "linear in steps at each position": beta0 * max(0, 1 - n / depth).
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NoiseSchedule:
+    beta0: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.beta0 <= 1:
+            raise ValueError(f"beta0={self.beta0} must lie in [0, 1]")
+
+    @property
+    def active(self) -> bool:
+        return self.beta0 > 0
+
+    def beta(self, n: int) -> float:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Constant(NoiseSchedule):
+    def beta(self, n: int) -> float:
+        return self.beta0
+
+
+@dataclass(frozen=True)
+class Dampened(NoiseSchedule):
+    def beta(self, n: int) -> float:
+        return self.beta0 / (1 + n)
+
+
+@dataclass(frozen=True)
+class Linear(NoiseSchedule):
+    depth: int = 32
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.depth < 1:
+            raise ValueError(f"depth={self.depth} must be >= 1")
+
+    def beta(self, n: int) -> float:
+        return self.beta0 * max(0.0, 1.0 - n / self.depth)
+
+
+NO_NOISE = Constant(0.0)
