@@ -101,7 +101,8 @@ class ModelConfig:
 
     @property
     def effective_expected_depth(self) -> int:
-        return self.n_layers_in_prelude + self.n_layers_in_coda + self.n_layers_in_recurrent_block * self.mean_recurrence
+        core = self.n_layers_in_recurrent_block * self.mean_recurrence
+        return self.n_layers_in_prelude + self.n_layers_in_coda + core
 
     def replace(self, **changes: Any) -> "ModelConfig":
         return dataclasses.replace(self, **changes)

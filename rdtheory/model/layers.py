@@ -92,9 +92,9 @@ class KVAccess(Protocol):
 
 
 def chunk_self_kv(k: Tensor, v: Tensor, chunk: Chunk) -> tuple[Tensor, Tensor, Tensor]:
-    """Attention within the chunk only (no cache): key w' is visible to query w iff pos[w'] <= pos[w]."""
-    key_pos = torch.where(chunk.valid, chunk.pos, NO_POSITION + 1)
-    mask = key_pos[:, None, None, :] <= chunk.query_pos[:, None, :, None]
+    """Attention within the chunk only (no cache): key w' is visible to query w iff pos[w'] <= pos[w]. Padding
+    sits at NO_POSITION, so it is visible to padding only (and a row of padding still has keys to attend to)."""
+    mask = chunk.query_pos[:, None, None, :] <= chunk.query_pos[:, None, :, None]
     return k, v, mask
 
 

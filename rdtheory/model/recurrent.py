@@ -12,8 +12,15 @@ from torch import Tensor, nn
 
 from rdtheory.config import ModelConfig
 from rdtheory.model.cache import KVCache
-from rdtheory.model.layers import NO_POSITION, Chunk, RMSNorm, SandwichBlock, compute_dtype, init_huginn_weights
-from rdtheory.model.layers import rotary_table
+from rdtheory.model.layers import (
+    NO_POSITION,
+    Chunk,
+    RMSNorm,
+    SandwichBlock,
+    compute_dtype,
+    init_huginn_weights,
+    rotary_table,
+)
 from rdtheory.model.noise import initial_states
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64, torch.bfloat16)

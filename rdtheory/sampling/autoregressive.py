@@ -15,8 +15,15 @@ from torch import Tensor
 from rdtheory.model.cache import KVCache, KVPolicy, ShareLast
 from rdtheory.model.layers import Chunk
 from rdtheory.model.recurrent import RecurrentDepthLM
-from rdtheory.sampling.batch import Generation, Prompts, PromptsLike, check_depth, check_stop_tokens
-from rdtheory.sampling.batch import prepare_prompts
+from rdtheory.sampling.batch import (
+    Generation,
+    Prompts,
+    PromptsLike,
+    check_depth,
+    check_model,
+    check_stop_tokens,
+    prepare_prompts,
+)
 from rdtheory.sampling.exits import ExitRule, FixedDepth
 from rdtheory.sampling.tokens import GREEDY, Sampling, pick
 from rdtheory.sampling.trace import Commit, Run, Tick, Trace
@@ -38,6 +45,7 @@ def generate_ar(
 ) -> Generation:
     """Static-depth AR: prefill at depth r, then each new token with exactly r recurrences (r defaults to the
     config's mean_recurrence)."""
+    check_model(model)
     depth = model.config.mean_recurrence if depth is None else depth
     check_depth("depth", depth)
     return generate_adaptive(
@@ -68,6 +76,7 @@ def generate_adaptive(
     """Adaptive-depth AR: each token recurs until `exit` fires at a check (steps k >= min_depth with
     k % check_every == 0) or max_depth is reached. The prompt is prefilled at prefill_depth (default max_depth).
     max_depth defaults to the config's mean_recurrence."""
+    check_model(model)
     max_depth = model.config.mean_recurrence if max_depth is None else max_depth
     prefill_depth = max_depth if prefill_depth is None else prefill_depth
     for name, value in (("max_depth", max_depth), ("min_depth", min_depth), ("check_every", check_every),

@@ -17,8 +17,15 @@ from rdtheory.model.cache import KVCache, KVPolicy, ShareLast
 from rdtheory.model.noise import Stream, keyed_uniform
 from rdtheory.model.recurrent import RecurrentDepthLM
 from rdtheory.sampling.autoregressive import prefill
-from rdtheory.sampling.batch import Generation, Prompts, PromptsLike, check_depth, check_stop_tokens
-from rdtheory.sampling.batch import prepare_prompts
+from rdtheory.sampling.batch import (
+    Generation,
+    Prompts,
+    PromptsLike,
+    check_depth,
+    check_model,
+    check_stop_tokens,
+    prepare_prompts,
+)
 from rdtheory.sampling.exits import ExitRule, FixedDepth, LatentDiff
 from rdtheory.sampling.schedules import NO_NOISE, NoiseSchedule
 from rdtheory.sampling.tokens import GREEDY, Sampling, pick
@@ -62,6 +69,7 @@ def generate_df(
     (otherwise the prompt enters the wavefront). max_depth (default 2r) forces a position out; min_depth is the
     first recurrence count at which the rule is consulted. max_ticks stops the run (finished "max_ticks").
     """
+    check_model(model)
     depth = model.config.mean_recurrence if depth is None else depth
     max_depth = 2 * depth if max_depth is None else max_depth
     for name, value in (("inner", inner), ("depth", depth), ("max_wavefront", max_wavefront),

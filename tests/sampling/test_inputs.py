@@ -1,0 +1,66 @@
+"""Bad input raises an error naming the argument, its value and the rule."""
+
+import copy
+
+import pytest
+import torch
+
+from rdtheory import TINY
+from rdtheory.sampling.autoregressive import generate_adaptive, generate_ar
+from rdtheory.sampling.diffusion_forcing import generate_df
+from rdtheory.sampling.exits import KLDiff, LatentDiff
+from rdtheory.testing.models import random_model
+
+MODEL = random_model(TINY, 0, dtype=torch.float32)
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda g: g(MODEL, [[1, 64]], 3), ValueError, r"token id 64 outside the vocabulary \[0, 64\)"),
+    (lambda g: g(MODEL, [[1, -1]], 3), ValueError, "token id -1"),
+    (lambda g: g(MODEL, [[]], 3), ValueError, r"prompts\[0\] is empty"),
+    (lambda g: g(MODEL, [], 3), ValueError, "prompts is empty"),
+    (lambda g: g(MODEL, [[1] * 100], 29), ValueError, "length 100 \\+ max_new_tokens=29 exceeds .* block_size=128"),
+    (lambda g: g(MODEL, [[1]], -1), ValueError, "max_new_tokens=-1 must be an int >= 0"),
+    (lambda g: g(MODEL, [[1.5]], 3), TypeError, "token ids must be ints"),
+    (lambda g: g(MODEL, torch.tensor([[1.0, 2.0]]), 3), TypeError, "prompts dtype=torch.float32 must be an integer"),
+    (lambda g: g(MODEL, torch.tensor([1, 2]), 3), ValueError, r"shape=\[2\] must be \[batch, length\]"),
+    (lambda g: g(copy.deepcopy(MODEL).half(), [[1]], 3), TypeError, "model dtype=torch.float16 is not supported"),
+    (lambda g: g(object(), [[1]], 3), TypeError, "must be a RecurrentDepthLM"),
+    (lambda g: g(MODEL, [[1]], 3, stop_tokens=[99]), ValueError, "stop_tokens holds 99"),
+    (lambda g: g(MODEL, [[1], [2]], 3, row_ids=[0]), ValueError, "row_ids"),
+])
+@pytest.mark.parametrize("sampler", [generate_ar, generate_df], ids=["ar", "df"])
+def test_bad_prompts_and_budgets(sampler, call, error, match):
+    with pytest.raises(error, match=match):
+        call(sampler)
+
+
+def test_prompts_on_another_device():
+    with pytest.raises(ValueError, match="device=meta must be the model's device=cpu"):
+        generate_ar(MODEL, torch.zeros(1, 2, dtype=torch.long, device="meta"), 3)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: generate_ar(MODEL, [[1]], 3, depth=0), "depth=0 must be an int >= 1"),
+    (lambda: generate_adaptive(MODEL, [[1]], 3, LatentDiff(0.1), max_depth=0), "max_depth=0"),
+    (lambda: generate_adaptive(MODEL, [[1]], 3, LatentDiff(0.1), max_depth=4, min_depth=5), "min_depth=5 must be <="),
+    (lambda: generate_adaptive(MODEL, [[1]], 3, LatentDiff(0.1), check_every=0), "check_every=0"),
+    (lambda: LatentDiff(-0.1), "eps=-0.1 must be >= 0"),
+    (lambda: KLDiff(-1.0), "eps=-1.0 must be >= 0"),
+    (lambda: generate_ar(MODEL, [[1]], 3, init_scale=-1.0), "init_scale=-1.0 must be >= 0"),
+    (lambda: generate_df(MODEL, [[1]], 3, inner=0), "inner=0 must be an int >= 1"),
+    (lambda: generate_df(MODEL, [[1]], 3, max_wavefront=0), "max_wavefront=0"),
+    (lambda: generate_df(MODEL, [[1]], 3, headway=0), "headway=0"),
+    (lambda: generate_df(MODEL, [[1]], 3, ema=1.0), r"ema=1.0 must lie in \[0, 1\)"),
+    (lambda: generate_df(MODEL, [[1]], 3, max_ticks=0), "max_ticks=0"),
+])
+def test_bad_knobs(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_exit_and_noise_must_be_objects():
+    with pytest.raises(TypeError, match="must be an ExitRule"):
+        generate_adaptive(MODEL, [[1]], 3, "latent-diff")  # type: ignore[arg-type]  # deliberately wrong
+    with pytest.raises(TypeError, match="must be a NoiseSchedule"):
+        generate_df(MODEL, [[1]], 3, noise=0.5)  # type: ignore[arg-type]  # deliberately wrong
