@@ -16,6 +16,7 @@ from rdtheory.model.cache import KVCache, KVPolicy, ShareLast
 from rdtheory.model.layers import Chunk
 from rdtheory.model.recurrent import RecurrentDepthLM
 from rdtheory.sampling.batch import (
+    TOP_K,
     Generation,
     Prompts,
     PromptsLike,
@@ -23,10 +24,11 @@ from rdtheory.sampling.batch import (
     check_model,
     check_stop_tokens,
     prepare_prompts,
+    stack_rows,
 )
 from rdtheory.sampling.exits import ExitRule, FixedDepth
 from rdtheory.sampling.tokens import GREEDY, Sampling, pick
-from rdtheory.sampling.trace import Commit, Run, Tick, Trace
+from rdtheory.sampling.trace import Block, Commit, Tick, Trace
 
 
 def generate_ar(
@@ -109,8 +111,8 @@ def prefill(model: RecurrentDepthLM, batch: Prompts, cache: KVCache, depth: int,
     logits = model.decode(state, chunk, cache)
     last = (lengths - 1)[:, None]
     take = torch.arange(batch.batch_size, device=model.device)[:, None], last
-    runs = [Run(b, p, 1, depth) for b, n in enumerate(batch.lengths) for p in range(n)]
-    trace.ticks.append(Tick(passes=depth, runs=runs, prefill=True))
+    blocks = [Block(b, 0, (1,) * n, depth) for b, n in enumerate(batch.lengths)]
+    trace.ticks.append(Tick(passes=depth, blocks=blocks, prefill=True))
     cache.truncate(list(batch.lengths))
     return state[take], logits[take], last
 
@@ -129,6 +131,7 @@ class _ARRun:
         self.trace = Trace(prompt_lengths=list(batch.lengths))
         self.tokens: list[list[int]] = [[] for _ in range(b)]
         self.latents: list[list[Tensor]] = [[] for _ in range(b)]
+        self.top: list[list[Tensor]] = [[] for _ in range(b)]
         self.finished = ["length"] * b
         self.done = [n_new == 0] * b
 
@@ -143,8 +146,8 @@ class _ARRun:
                 if all(self.done):
                     break
                 state, token = self._token(step, state, token)
-        latents = [torch.stack(x) if x else torch.zeros(0, self.model.config.n_embd) for x in self.latents]
-        return Generation(self.tokens, latents, self.finished, self.trace)
+        latents = stack_rows(self.latents, self.model.config.n_embd, self.model.dtype)
+        return Generation(self.tokens, latents, stack_rows(self.top, TOP_K, torch.long), self.finished, self.trace)
 
     def _prefill(self, depth: int) -> tuple[Tensor, Tensor]:
         state, logits, last = prefill(self.model, self.batch, self.cache, depth, self.init_scale, self.seed, self.trace)
@@ -161,8 +164,9 @@ class _ARRun:
         state = prev_state if self.continuous else m.initial_state(chunk, self.init_scale, self.seed, batch.rows)
         state, depths = self._recur(state, e, chunk, pos, live, kv_len)
         logits = m.decode(state, chunk, self.cache)
-        runs = [Run(b, int(pos[b]), 1, depths[b]) for b in range(batch.batch_size) if depths[b] > 0]
-        self.trace.ticks.append(Tick(passes=max(depths), runs=runs))
+        blocks = [Block(b, batch.lengths[b] + step - 1, (1,), depths[b]) for b in range(batch.batch_size)
+                  if depths[b] > 0]
+        self.trace.ticks.append(Tick(passes=max(depths), blocks=blocks))
         self.cache.truncate([n + step if not d else self.cache.lengths[b]
                              for b, (n, d) in enumerate(zip(batch.lengths, self.done))])
         new_state, new_token = self._commit(state, logits, pos, step)
@@ -203,12 +207,14 @@ class _ARRun:
     def _commit(self, state: Tensor, logits: Tensor, pos: Tensor, step: int) -> tuple[Tensor, Tensor]:
         """Pick each live row's token from its [B, 1] logits; record it, its latent, and stops."""
         token = pick(logits, self.sampling, self.seed, self.batch.rows, pos)
+        top = logits[:, 0].topk(min(TOP_K, logits.shape[-1]), dim=-1).indices
         tick = self.trace.ticks[-1]
         for b, t in enumerate(token[:, 0].tolist()):
             if self.done[b]:
                 continue
             self.tokens[b].append(t)
             self.latents[b].append(state[b, 0])
+            self.top[b].append(top[b])
             tick.commits.append(Commit(b, int(pos[b]) + 1, t))
             if t in self.stops:
                 self.done[b], self.finished[b] = True, "stop"

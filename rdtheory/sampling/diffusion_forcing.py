@@ -2,9 +2,9 @@
 
 Each tick, for every row at once: embed the wavefront's input tokens (committed or drafts), smooth the injected
 embeddings with an EMA, mix noise into the states, run `inner` (r') recurrences over all wavefront positions in one
-batched step, decode every position, and let the exit rule decide which prefix of the wavefront leaves and which
-tokens are committed. The only host synchronisation per tick is that decision. Row bookkeeping (which positions
-exit, what is appended) is integer logic in `rdtheory.sampling.wavefront`.
+batched step, decode every position, and decide which prefix of each wavefront leaves and what it commits. All of
+that is tensor operations over [rows, wavefront]; the one host synchronisation per tick reads the decision back.
+The wavefront's tokens, counts and states stay on the device; the host keeps a few integers per row (`RowFront`).
 """
 
 import math
@@ -18,6 +18,7 @@ from rdtheory.model.noise import Stream, keyed_uniform
 from rdtheory.model.recurrent import RecurrentDepthLM
 from rdtheory.sampling.autoregressive import prefill
 from rdtheory.sampling.batch import (
+    TOP_K,
     Generation,
     Prompts,
     PromptsLike,
@@ -25,12 +26,13 @@ from rdtheory.sampling.batch import (
     check_model,
     check_stop_tokens,
     prepare_prompts,
+    stack_rows,
 )
 from rdtheory.sampling.exits import ExitRule, FixedDepth, LatentDiff
 from rdtheory.sampling.schedules import NO_NOISE, NoiseSchedule
 from rdtheory.sampling.tokens import GREEDY, Sampling, pick
-from rdtheory.sampling.trace import Commit, Run, Tick, Trace
-from rdtheory.sampling.wavefront import RowFront
+from rdtheory.sampling.trace import Block, Commit, Tick, Trace
+from rdtheory.sampling.wavefront import RowFront, exit_prefix
 
 
 def generate_df(
@@ -86,13 +88,17 @@ def generate_df(
     if not isinstance(noise, NoiseSchedule):
         raise TypeError(f"noise={noise!r} must be a NoiseSchedule (Constant, Dampened, Linear)")
     batch = prepare_prompts(model, prompts, max_new_tokens, row_ids)
-    run = _DFRun(model, batch, max_new_tokens, locals())
-    return run.generate()
+    knobs = dict(inner=inner, depth=depth, exit=exit, cap=max_wavefront, headway=headway, ema=ema, noise=noise,
+                 vp=variance_preserving, init_scale=init_scale, continuous=continuous_compute,
+                 full_prefill=full_prefill, max_ticks=max_ticks, min_depth=min_depth, max_depth=max_depth,
+                 sampling=sampling, seed=seed, kv=kv, stops=check_stop_tokens(model, stop_tokens))
+    return _DFRun(model, batch, max_new_tokens, knobs).generate()
 
 
 def tick_bound(prompt_len: int, n_new: int, inner: int, max_depth: int, full_prefill: bool) -> int:
-    """Most ticks a row can take: the head always leaves within ceil(max_depth / inner) ticks, one position at a
-    time at worst, and the positions to run are P..P+N-2 (with prefill, plus the prefill tick) or 0..P+N-2."""
+    """Most ticks a row can take: the head always leaves within ceil(max_depth / inner) ticks of becoming the
+    head, so positions leave at least that often; the positions to run are P..P+N-2 after a prefill tick, or
+    0..P+N-2 without one."""
     if n_new == 0:
         return 0
     per_position = math.ceil(max_depth / inner)
@@ -102,188 +108,185 @@ def tick_bound(prompt_len: int, n_new: int, inner: int, max_depth: int, full_pre
 
 
 class _DFRun:
+    """One generation. Device tensors are [B, W]-aligned with each row's wavefront (index 0 is its head)."""
+
     def __init__(self, model: RecurrentDepthLM, batch: Prompts, n_new: int, knobs: dict) -> None:
-        self.model, self.batch, self.n_new = model, batch, n_new
-        self.k = knobs
+        self.model, self.batch, self.n_new, self.k = model, batch, n_new, knobs
         self.rule: ExitRule = knobs["exit"]
-        self.stops = check_stop_tokens(model, knobs["stop_tokens"])
-        b = batch.batch_size
+        dev, b = model.device, batch.batch_size
         self.trace = Trace(prompt_lengths=list(batch.lengths))
         self.trace.tick_bound = max(tick_bound(n, n_new, knobs["inner"], knobs["max_depth"], knobs["full_prefill"])
                                     for n in batch.lengths)
         self.latents: list[list[Tensor]] = [[] for _ in range(b)]
-        self.fronts: list[RowFront] = []
-        inner = knobs["inner"]
-        # A forced position may be held one more tick when its draft disagrees with the committed token.
-        slots = max(knobs["depth"], (math.ceil(knobs["max_depth"] / inner) + 1) * inner)
+        self.top: list[list[Tensor]] = [[] for _ in range(b)]
+        self.lengths = batch.lengths_tensor()
+        self.stops = torch.tensor(sorted(knobs["stops"]), dtype=torch.long, device=dev)
         if n_new > 0:
+            inner = knobs["inner"]
+            # A forced position may be held one more tick when its draft disagrees with the committed token.
+            slots = max(knobs["depth"], (math.ceil(knobs["max_depth"] / inner) + 1) * inner)
             self.cache = KVCache(model.config, knobs["kv"], b, max(n + n_new - 1 for n in batch.lengths), slots,
-                                 model.dtype, model.device)
-        self.memory: tuple[Tensor, ...] = ()
-        self.carry: Tensor | None = None  # each row's latest state, for continuous compute
-        self.moves: list[tuple[int, int]] = []  # per row this tick: (positions exited, wavefront width)
+                                 model.dtype, dev)
 
     @torch.no_grad()
     def generate(self) -> Generation:
-        k, batch = self.k, self.batch
-        if self.n_new == 0:
-            self.fronts = [RowFront.without_prefill(p, 0, 1) for p in self._prompt_lists()]
-        elif k["full_prefill"]:
-            state, logits, pos = prefill(self.model, batch, self.cache, k["depth"], k["init_scale"], k["seed"],
-                                         self.trace)
-            first = pick(logits, k["sampling"], k["seed"], batch.rows, pos)[:, 0].tolist()
-            for b, prompt in enumerate(self._prompt_lists()):
-                front = RowFront.after_prefill(prompt, self.n_new, first[b])
-                if first[b] in self.stops:
-                    front.done, front.finished = True, "stop"
-                self.fronts.append(front)
-                self.latents[b].append(state[b, 0])
-                self.trace.ticks[-1].commits.append(Commit(b, len(prompt), first[b]))
-            self.carry = state
-        else:
-            self.fronts = [RowFront.without_prefill(p, self.n_new, k["max_wavefront"]) for p in self._prompt_lists()]
-            self.carry = None
-        width = max([f.width for f in self.fronts if not f.done], default=0)
-        self.z = torch.zeros(batch.batch_size, width, self.model.config.n_embd, dtype=self.model.dtype,
-                             device=self.model.device)
-        self.e_prev = torch.zeros_like(self.z)
+        self._start()
         while not all(f.done for f in self.fronts):
-            if k["max_ticks"] is not None and self.trace.n_ticks >= k["max_ticks"]:
+            if self.k["max_ticks"] is not None and self.trace.n_ticks >= self.k["max_ticks"]:
                 self.trace.max_ticks_reached = True
                 for f in self.fronts:
                     if not f.done:
                         f.finished = "max_ticks"
                 break
             self._tick()
-        h = self.model.config.n_embd
-        latents = [torch.stack(x) if x else torch.zeros(0, h) for x in self.latents]
-        return Generation([f.committed for f in self.fronts], latents, [f.finished for f in self.fronts], self.trace)
+        latents = stack_rows(self.latents, self.model.config.n_embd, self.model.dtype)
+        return Generation([f.committed for f in self.fronts], latents, stack_rows(self.top, TOP_K, torch.long),
+                          [f.finished for f in self.fronts], self.trace)
 
-    def _prompt_lists(self) -> list[list[int]]:
-        return [self.batch.ids[b, :n].tolist() for b, n in enumerate(self.batch.lengths)]
+    def _start(self) -> None:
+        m, k, batch, dev = self.model, self.k, self.batch, self.model.device
+        b, h = batch.batch_size, m.config.n_embd
+        self.carry: Tensor | None = None
+        if self.n_new == 0:
+            self.fronts = [RowFront(n, 0, 0, 0, n, done=True) for n in batch.lengths]
+            width, first_tokens = 0, torch.zeros(b, 0, dtype=torch.long, device=dev)
+        elif k["full_prefill"]:
+            state, logits, pos = prefill(m, batch, self.cache, k["depth"], k["init_scale"], k["seed"], self.trace)
+            first = pick(logits, k["sampling"], k["seed"], batch.rows, pos)
+            top = _top(logits)[:, 0]
+            self.fronts = [RowFront(n, self.n_new, n, 1, n, committed=[t]) for n, t in
+                           zip(batch.lengths, first[:, 0].tolist())]
+            for i, f in enumerate(self.fronts):
+                stopped = f.committed[0] in k["stops"]
+                f.done, f.finished = stopped or f.budget == 0, "stop" if stopped else "length"
+                self.latents[i].append(state[i, 0])
+                self.top[i].append(top[i])
+                self.trace.ticks[-1].commits.append(Commit(i, f.prompt_len, f.committed[0]))
+            self.carry = state
+            width, first_tokens = 1, first
+        else:
+            cap = k["cap"]
+            self.fronts = [RowFront(n, self.n_new, 0, min(n, cap), min(n, cap)) for n in batch.lengths]
+            width = max(f.width for f in self.fronts)
+            first_tokens = batch.ids[:, :width]
+        self.inputs = first_tokens
+        self.counts = torch.zeros(b, width, dtype=torch.long, device=dev)
+        self.draws = torch.zeros_like(self.counts)
+        self.fresh = torch.ones(b, width, dtype=torch.bool, device=dev)
+        self.z = torch.zeros(b, width, h, dtype=m.dtype, device=dev)
+        self.e_prev = torch.zeros_like(self.z)
+        self.memory: tuple[Tensor, ...] = ()
 
     # ------------------------------------------------------------------------------------------------ one tick
 
-    def _layout(self) -> dict[str, Tensor]:
-        """Host-built [B, W] tensors describing every row's wavefront for this tick."""
-        width = max(f.width for f in self.fronts if not f.done)
-        cols: dict[str, list[list]] = {n: [] for n in ("pos", "valid", "tokens", "counts", "draws", "fresh", "beta")}
-        for f in self.fronts:
-            w = 0 if f.done else f.width
-            pad = width - w
-            cols["pos"].append([f.head + i for i in range(w)] + [0] * pad)
-            cols["valid"].append([True] * w + [False] * pad)
-            cols["tokens"].append((f.inputs if w else []) + [0] * pad)
-            cols["counts"].append((f.counts if w else []) + [0] * pad)
-            cols["draws"].append([t + 1 for t in f.ticks][:w] + [0] * pad)
-            cols["fresh"].append((f.fresh if w else []) + [False] * pad)
-            cols["beta"].append([self.k["noise"].beta(n) for n in f.counts][:w] + [0.0] * pad)
-        dev = self.model.device
-        out = {n: torch.tensor(v, device=dev) for n, v in cols.items() if n != "beta"}
-        out["beta"] = torch.tensor(cols["beta"], device=dev, dtype=self.model.dtype)[..., None]
-        return out
-
     def _tick(self) -> None:
-        m, k, rule = self.model, self.k, self.rule
-        lay = self._layout()
-        live = [not f.done for f in self.fronts]
-        kv_len = max(f.head + f.width for f, a in zip(self.fronts, live) if a)
+        m, k, rule, dev = self.model, self.k, self.rule, self.model.device
         inner = k["inner"]
-        assert not k["kv"].per_step or max(n for f in self.fronts for n in f.counts) + inner <= self.cache.max_depth, \
-            "a position outgrew the PerStep cache; its depth capacity was computed wrongly"
-        chunk = m.chunk(lay["pos"], lay["valid"], kv_len)
-        p = m.embed(lay["tokens"], chunk, self.cache)
-        fresh = lay["fresh"][..., None]
-        if k["continuous_compute"] and self.carry is not None:
+        heads = torch.tensor([f.head for f in self.fronts], device=dev)
+        widths = torch.tensor([0 if f.done else f.width for f in self.fronts], device=dev)
+        w = self.inputs.shape[1]
+        idx = torch.arange(w, device=dev)
+        valid = idx < widths[:, None]
+        pos = heads[:, None] + idx
+        kv_len = max(f.head + f.width for f in self.fronts if not f.done)
+        chunk = m.chunk(pos, valid, kv_len)
+        p = m.embed(self.inputs, chunk, self.cache)
+        fresh = self.fresh[..., None]
+        if k["continuous"] and self.carry is not None:
             start = self.carry.expand_as(p)
         else:
             start = m.initial_state(chunk, k["init_scale"], k["seed"], self.batch.rows)
         z = torch.where(fresh, start, self.z)
         started = rule.start(z, m.config.vocab_size)
-        memory = tuple(torch.where(_expand(lay["fresh"], s), s, old) for s, old in zip(started, self.memory)) \
+        memory = tuple(torch.where(_expand(self.fresh, s), s, old) for s, old in zip(started, self.memory)) \
             if self.memory else started
         e = p if k["ema"] == 0 else torch.where(fresh, p, p + k["ema"] * (self.e_prev - p))
+        draws = self.draws + 1
         if k["noise"].active:
-            eps = m.initial_state(chunk, k["init_scale"], k["seed"], self.batch.rows, draw=lay["draws"])
-            beta = lay["beta"]
-            if k["variance_preserving"]:
-                z = torch.sqrt(1 - beta) * z + torch.sqrt(beta) * eps
-            else:
-                z = (1 - beta) * z + beta * eps
+            eps = m.initial_state(chunk, k["init_scale"], k["seed"], self.batch.rows, draw=draws)
+            beta = k["noise"].beta_tensor(self.counts)[..., None].to(z.dtype)
+            z = torch.sqrt(1 - beta) * z + torch.sqrt(beta) * eps if k["vp"] else (1 - beta) * z + beta * eps
         for i in range(inner):
-            z = m.core_step(z, e, chunk, self.cache, lay["counts"] + (i + 1) if k["kv"].per_step else 1)
+            z = m.core_step(z, e, chunk, self.cache, self.counts + (i + 1) if k["kv"].per_step else 1)
         logits = m.decode(z, chunk, self.cache)
-        tokens = pick(logits, k["sampling"], k["seed"], self.batch.rows, lay["pos"])
+        predicted = pick(logits, k["sampling"], k["seed"], self.batch.rows, pos)
+        counts = self.counts + inner
         if isinstance(rule, FixedDepth):
-            verdict = tokens[..., None]
+            verdict = counts >= rule.depth
         else:
-            needs = rule.needs_logits
-            conv, memory = rule.check(memory, z, logits if needs else None, tokens if needs else None,
-                                      lay["counts"] + inner)
-            verdict = torch.stack([tokens, conv.long()], dim=-1)
-        host = verdict.tolist()  # the tick's one synchronisation
-        self._decide(host, z, lay)
-        self._realign(z, e, memory)
+            verdict, memory = rule.check(memory, z, logits if rule.needs_logits else None,
+                                         predicted if rule.needs_logits else None, counts)
+        converged = (verdict & (counts >= k["min_depth"])) | (counts >= k["max_depth"])
+        budget = torch.tensor([f.budget for f in self.fronts], device=dev)
+        draft = pos >= self.lengths[:, None]
+        exits, stop = exit_prefix(converged, valid, self.inputs, predicted, draft, pos + 1 >= self.lengths[:, None],
+                                  budget, self.stops, rule.rightmost)
+        packed = torch.cat([exits[:, None], stop[:, None].long(), self.counts, predicted], dim=-1).tolist()
+        self._record(packed, z, _top(logits), w)  # the tick's one synchronisation is the .tolist() above
+        self._advance(z, e, memory, counts, draws, predicted, exits, pos)
 
-    def _decide(self, host: list, z: Tensor, lay: dict[str, Tensor]) -> None:
-        k, inner = self.k, self.k["inner"]
-        runs, commits, standing = [], [], []
-        self.moves = []
+    def _record(self, packed: list[list[int]], z: Tensor, top: Tensor, w: int) -> None:
+        """Apply the decision on the host: commits, latents and the trace."""
+        tick = Tick(passes=self.k["inner"], blocks=[])
+        self.old_widths = [f.width for f in self.fronts]
         for b, f in enumerate(self.fronts):
             if f.done:
-                self.moves.append((0, 0))
                 continue
-            runs += [Run(b, f.head + i, f.counts[i] + 1, inner) for i in range(f.width)]
-            f.record_tick(inner)
-            predicted = [row[0] for row in host[b][: f.width]]
-            converged = [self._converged(f.counts[i], host[b][i]) for i in range(f.width)]
-            decision = f.decide(predicted, converged, self.rule.rightmost, self.stops)
-            for pos, tok in decision.commits:
-                commits.append(Commit(b, pos, tok))
-                self.latents[b].append(z[b, pos - 1 - f.head])
-            old_width = f.width
-            end = f.head + f.width
-            placeholder = self._placeholders(b, end + 1, k["headway"] - 1)
-            appended, stood = f.advance(decision, predicted, k["max_wavefront"], k["headway"], placeholder)
-            if stood:
-                standing.append(b)
-            self.moves.append((decision.exits, old_width))
-        self.trace.ticks.append(Tick(passes=inner, runs=runs, commits=commits, standing=standing))
+            exits, stop, before, predicted = packed[b][0], bool(packed[b][1]), packed[b][2: 2 + w], packed[b][2 + w:]
+            tick.blocks.append(Block(b, f.head, tuple(n + 1 for n in before[: f.width]), self.k["inner"]))
+            for p in range(max(f.head, f.prompt_len - 1), f.head + exits):
+                tick.commits.append(Commit(b, p + 1, predicted[p - f.head]))
+                self.latents[b].append(z[b, p - f.head])
+                self.top[b].append(top[b, p - f.head])
+            f.commit(exits, stop, predicted)
+        self.trace.ticks.append(tick)
 
-    def _converged(self, count: int, verdict: list[int]) -> bool:
-        if count >= self.k["max_depth"]:
-            return True
-        if count < self.k["min_depth"]:
-            return False
-        if isinstance(self.rule, FixedDepth):
-            return count >= self.rule.depth
-        return bool(verdict[1])
+    def _advance(self, z: Tensor, e: Tensor, memory: tuple[Tensor, ...], counts: Tensor, draws: Tensor,
+                 predicted: Tensor, exits: Tensor, pos: Tensor) -> None:
+        """Move each row's tensors so index 0 is its new head, update drafts, and lay out appended positions."""
+        m, k, dev = self.model, self.k, self.model.device
+        b, w = self.inputs.shape
+        kept = [f.width for f in self.fronts]
+        for row, f in enumerate(self.fronts):
+            if f.plan_append(k["cap"], k["headway"])[2]:
+                self.trace.ticks[-1].standing.append(row)
+        new_w = max([f.width for f in self.fronts if not f.done], default=0)
+        j = torch.arange(new_w, device=dev)[None]
+        kept_t = torch.tensor(kept, device=dev)[:, None]
+        src = (j + exits[:, None]).clamp(max=max(w - 1, 0))
+        is_new = j >= kept_t
+        # Drafts are replaced by this tick's predictions: position i's draft is what i-1 decoded.
+        left = torch.cat([predicted[:, :1], predicted[:, :-1]], dim=-1)
+        draft = pos >= self.lengths[:, None]
+        updated = torch.where(draft & (torch.arange(w, device=dev) > 0), left, self.inputs)
+        heads = torch.tensor([f.head for f in self.fronts], device=dev)[:, None]
+        new_pos = heads + j
+        last = torch.tensor([max(x - 1, 0) for x in self.old_widths], device=dev)
+        first_new = predicted[torch.arange(b, device=dev), last][:, None]
+        filler = (keyed_uniform(k["seed"], Stream.PLACEHOLDER, self.batch.rows, new_pos, 0, 1)[..., 0]
+                  * m.config.vocab_size).long()
+        in_prompt = new_pos.clamp(max=self.batch.ids.shape[1] - 1)
+        from_prompt = self.batch.ids[torch.arange(b, device=dev)[:, None], in_prompt]
+        appended = torch.where(new_pos < self.lengths[:, None], from_prompt,
+                               torch.where(j == kept_t, first_new, filler))
+        self.inputs = torch.where(is_new, appended, _gather(updated, src))
+        self.counts = torch.where(is_new, 0, _gather(counts, src))
+        self.draws = torch.where(is_new, 0, _gather(draws, src))
+        self.fresh = is_new
+        self.carry = z[torch.arange(b, device=dev), last][:, None]
+        self.z = _gather(z, src)
+        self.e_prev = _gather(e, src)
+        self.memory = tuple(_gather(t, src) for t in memory)
 
-    def _placeholders(self, row: int, first: int, n: int) -> list[int]:
-        """Filler tokens for positions first..first+n-1, keyed like all randomness (computed on the host)."""
-        if n <= 0:
-            return []
-        pos = torch.arange(first, first + n)[None]
-        rows = self.batch.rows[row: row + 1].cpu()
-        u = keyed_uniform(self.k["seed"], Stream.PLACEHOLDER, rows, pos, 0, 1)[0, :, 0]
-        return (u * self.model.config.vocab_size).long().tolist()
 
-    def _realign(self, z: Tensor, e: Tensor, memory: tuple[Tensor, ...]) -> None:
-        """Shift each row's tensors so that index 0 is its new head; new positions get filled next tick."""
-        b = self.batch.batch_size
-        width = max([f.width for f in self.fronts if not f.done], default=0)
-        shift = torch.tensor([s for s, _ in self.moves], device=z.device)
-        last = torch.tensor([max(w - 1, 0) for _, w in self.moves], device=z.device)
-        self.carry = z[torch.arange(b, device=z.device), last][:, None]
-        old = z.shape[1]
-        idx = (torch.arange(width, device=z.device)[None, :] + shift[:, None]).clamp(max=max(old - 1, 0))
-        self.z = _gather(z, idx)
-        self.e_prev = _gather(e, idx)
-        self.memory = tuple(_gather(t, idx) for t in memory)
+def _top(logits: Tensor) -> Tensor:
+    return logits.topk(min(TOP_K, logits.shape[-1]), dim=-1).indices
 
 
 def _gather(t: Tensor, idx: Tensor) -> Tensor:
     """t [B, W, ...] -> [B, W', ...] taking t[b, idx[b, w]]."""
+    if t.shape[1] == 0:
+        return t.new_zeros(t.shape[0], idx.shape[1], *t.shape[2:])
     return t[torch.arange(t.shape[0], device=t.device)[:, None], idx]
 
 

@@ -7,6 +7,9 @@ paper's "linear in steps at each position": beta0 * max(0, 1 - n / depth).
 
 from dataclasses import dataclass
 
+import torch
+from torch import Tensor
+
 
 @dataclass(frozen=True)
 class NoiseSchedule:
@@ -23,17 +26,27 @@ class NoiseSchedule:
     def beta(self, n: int) -> float:
         raise NotImplementedError
 
+    def beta_tensor(self, n: Tensor) -> Tensor:
+        """beta for a tensor of recurrence counts (float64, same shape)."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Constant(NoiseSchedule):
     def beta(self, n: int) -> float:
         return self.beta0
 
+    def beta_tensor(self, n: Tensor) -> Tensor:
+        return torch.full(n.shape, self.beta0, dtype=torch.float64, device=n.device)
+
 
 @dataclass(frozen=True)
 class Dampened(NoiseSchedule):
     def beta(self, n: int) -> float:
         return self.beta0 / (1 + n)
+
+    def beta_tensor(self, n: Tensor) -> Tensor:
+        return self.beta0 / (1 + n.to(torch.float64))
 
 
 @dataclass(frozen=True)
@@ -47,6 +60,9 @@ class Linear(NoiseSchedule):
 
     def beta(self, n: int) -> float:
         return self.beta0 * max(0.0, 1.0 - n / self.depth)
+
+    def beta_tensor(self, n: Tensor) -> Tensor:
+        return self.beta0 * (1.0 - n.to(torch.float64) / self.depth).clamp(min=0.0)
 
 
 NO_NOISE = Constant(0.0)

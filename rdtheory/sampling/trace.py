@@ -23,6 +23,20 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Block:
+    """Consecutive positions head, head+1, ... of row `row`, position head+i starting at recurrence firsts[i], each
+    running `count` recurrences: a compact form of many `Run`s."""
+
+    row: int
+    head: int
+    firsts: tuple[int, ...]
+    count: int
+
+    def runs(self) -> list[Run]:
+        return [Run(self.row, self.head + i, f, self.count) for i, f in enumerate(self.firsts)]
+
+
+@dataclass(frozen=True)
 class Commit:
     """Token `token` was committed at position `pos` of row `row`, decoded from the state at pos - 1."""
 
@@ -33,14 +47,18 @@ class Commit:
 
 @dataclass
 class Tick:
-    """One engine call: `passes` serial core passes over `runs`, then `commits`. `standing` lists the rows whose
-    front could not advance because their wavefront was at its cap."""
+    """One engine call: `passes` serial core passes over the positions of `blocks`, then `commits`. `standing`
+    lists the rows whose front could not advance because their wavefront was at its cap."""
 
     passes: int
-    runs: list[Run]
+    blocks: list[Block]
     commits: list[Commit] = field(default_factory=list)
     standing: list[int] = field(default_factory=list)
     prefill: bool = False
+
+    @property
+    def runs(self) -> list[Run]:
+        return [r for b in self.blocks for r in b.runs()]
 
 
 @dataclass
@@ -68,7 +86,7 @@ class Trace:
     @property
     def tokens_forwarded(self) -> int:
         """Sum over core passes of the positions they processed (the work proxy)."""
-        return sum(r.count for t in self.ticks for r in t.runs)
+        return sum(b.count * len(b.firsts) for t in self.ticks for b in t.blocks)
 
     @property
     def standing_waves(self) -> int:

@@ -1,134 +1,105 @@
-"""The host-side bookkeeping of one row's wavefront in the diffusion-forcing sampler (integers only).
+"""The commit rule and the wavefront bookkeeping of the diffusion-forcing sampler.
 
 A row's wavefront is the run of positions [head, head + width) whose states are being iterated. The head's input
-token is committed (or given by the prompt); the positions after it hold drafts. After each tick, `decide` picks
-the prefix of the wavefront that exits and the tokens it commits, and `advance` moves the head, replaces drafts by
-the new predictions, and appends new positions. This module knows nothing about tensors or models; it is the
-control flow that `rdtheory.theory.schedule.df_schedule` simulates.
+token is committed (or given by the prompt); positions after it hold drafts. After each tick `exit_prefix` decides,
+for all rows at once and with tensor operations only, how many positions leave from the head and which tokens that
+commits; `RowFront` then keeps the few integers per row that the host needs (head, width, what was committed) and
+plans what enters next. The integer semantics are those that `rdtheory.theory.df_schedule` simulates.
 
-Rules (each one fixes a fault of the reference implementation):
+Rules (each fixes a fault of the reference implementation):
 * exits happen before appending, so a cap of 1 admits a new position as soon as the head leaves (no stall);
 * a position after the head exits only if the draft it consumed this tick equals the token its left neighbour
   now commits, so committed tokens and the cached keys always agree;
 * never more than the requested tokens are committed, and a stop token ends the row at once;
-* a position is forced out at max_depth, so every position leaves within ceil(max_depth / inner) ticks.
+* a position is forced out at max_depth, so every position leaves within ceil(max_depth / inner) ticks of
+  becoming the head.
 """
 
 from dataclasses import dataclass, field
 
+import torch
+from torch import Tensor
 
-@dataclass
-class Decision:
-    exits: int  # positions leaving from the head
-    commits: list[tuple[int, int]]  # (position, token)
-    stop: bool
+
+def exit_prefix(
+    converged: Tensor, valid: Tensor, inputs: Tensor, predicted: Tensor, draft: Tensor, commits: Tensor,
+    budget: Tensor, stops: Tensor, rightmost: bool,
+) -> tuple[Tensor, Tensor]:
+    """How many positions leave each row's wavefront, and whether a stop token was committed. All [B, W]:
+    converged (the rule's verdict, already forced at max_depth), valid, inputs (tokens consumed this tick),
+    predicted (tokens decoded this tick; entry i predicts position head+i+1), draft (the input is a draft),
+    commits (leaving commits a token); budget [B]: tokens still wanted; stops [S]: stop ids.
+    Returns exits [B] (long) and stop [B] (bool)."""
+    b, w = converged.shape
+    idx = torch.arange(w, device=converged.device)
+    conv = converged & valid
+    if rightmost:
+        n = torch.where(conv, idx + 1, 0).amax(dim=-1)
+    else:
+        n = conv.long().cumprod(dim=-1).sum(dim=-1)
+    # A draft consumed this tick must equal the token its left neighbour commits.
+    left = torch.cat([predicted[:, :1], predicted[:, :-1]], dim=-1)
+    stale = draft & (idx > 0) & (inputs != left)
+    n = torch.minimum(n, _first(stale, w))
+    # Never commit more than the budget: stop before the (budget+1)-th committing position.
+    n = torch.minimum(n, _first(commits.long().cumsum(dim=-1) > budget[:, None], w))
+    hit = commits & torch.isin(predicted, stops) & (idx < n[:, None])
+    first_stop = _first(hit, w)
+    stop = first_stop < w
+    return torch.where(stop, first_stop + 1, n), stop
+
+
+def _first(mask: Tensor, w: int) -> Tensor:
+    """Index of the first True in each row, w where there is none."""
+    idx = torch.arange(w, device=mask.device)
+    return torch.where(mask, idx, w).amin(dim=-1) if w else torch.zeros(mask.shape[0], dtype=torch.long)
 
 
 @dataclass
 class RowFront:
-    prompt: list[int]
+    """The host's view of one row: where its wavefront is and what it has committed."""
+
+    prompt_len: int
     n_new: int
     head: int
-    inputs: list[int]  # input token of each wavefront position
-    counts: list[int] = field(default_factory=list)  # recurrences done, per wavefront position
-    ticks: list[int] = field(default_factory=list)  # ticks begun, per wavefront position (noise draw index)
-    fresh: list[bool] = field(default_factory=list)  # entered since the last tick (no state, no EMA history)
+    width: int
+    admitted: int  # prompt positions that have entered the wavefront (all of them with full prefill)
     committed: list[int] = field(default_factory=list)
     done: bool = False
     finished: str = "length"
-    admitted: int = 0  # prompt positions admitted so far (without full prefill)
-
-    @classmethod
-    def after_prefill(cls, prompt: list[int], n_new: int, first: int) -> "RowFront":
-        """Full prefill committed `first` at position P; the wavefront is {P}."""
-        p = len(prompt)
-        front = cls(prompt, n_new, head=p, inputs=[first], counts=[0], ticks=[0], fresh=[True], committed=[first],
-                    admitted=p)
-        if n_new == 1:
-            front.done = True
-        return front
-
-    @classmethod
-    def without_prefill(cls, prompt: list[int], n_new: int, cap: int) -> "RowFront":
-        """The prompt itself enters the wavefront, up to the cap."""
-        k = min(len(prompt), cap)
-        return cls(prompt, n_new, head=0, inputs=prompt[:k], counts=[0] * k, ticks=[0] * k, fresh=[True] * k,
-                   admitted=k, done=n_new == 0)
-
-    @property
-    def width(self) -> int:
-        return len(self.inputs)
 
     @property
     def last_needed(self) -> int:
         """The last position that must run: token P+N-1 is decoded from position P+N-2."""
-        return len(self.prompt) + self.n_new - 2
+        return self.prompt_len + self.n_new - 2
 
-    def record_tick(self, inner: int) -> None:
-        """Every wavefront position has just run `inner` more recurrences in one more tick."""
-        self.ticks = [t + 1 for t in self.ticks]
-        self.counts = [n + inner for n in self.counts]
+    @property
+    def budget(self) -> int:
+        return self.n_new - len(self.committed)
 
-    def decide(self, predicted: list[int], converged: list[bool], rightmost: bool,
-               stops: frozenset[int]) -> Decision:
-        """predicted[i]: the token decoded from wavefront position head+i this tick; converged[i]: the exit rule's
-        verdict for it (already forced at max_depth)."""
-        if rightmost:
-            hits = [i for i, c in enumerate(converged) if c]
-            n = hits[-1] + 1 if hits else 0
-        else:
-            n = next((i for i, c in enumerate(converged) if not c), len(converged))
-        p0, budget = len(self.prompt), self.n_new - len(self.committed)
-        commits: list[tuple[int, int]] = []
-        stop = False
-        for i in range(n):
-            pos = self.head + i
-            if i > 0 and pos >= p0 and self.inputs[i] != predicted[i - 1]:
-                n = i  # its state was computed from a draft that is not being committed
-                break
-            if pos + 1 >= p0:
-                if len(commits) == budget:
-                    n = i
-                    break
-                commits.append((pos + 1, predicted[i]))
-                if predicted[i] in stops:
-                    n, stop = i + 1, True
-                    break
-        return Decision(n, commits, stop)
+    def commit(self, exits: int, stop: bool, predicted: list[int]) -> None:
+        """Record the tokens committed by `exits` positions leaving from the head."""
+        first = max(self.head, self.prompt_len - 1)  # positions before P-1 leave without committing
+        self.committed += predicted[first - self.head: exits]
+        self.head += exits
+        self.width -= exits
+        if stop or not self.budget:
+            self.done, self.finished = True, "stop" if stop else "length"
 
-    def advance(self, decision: Decision, predicted: list[int], cap: int, headway: int,
-                placeholder: list[int]) -> tuple[int, bool]:
-        """Apply a decision; returns (positions appended, standing wave). placeholder[j] is the filler token for
-        the j-th extra headway position."""
-        n = decision.exits
-        self.committed += [t for _, t in decision.commits]
-        if decision.stop or len(self.committed) == self.n_new:
-            self.done, self.finished = True, "stop" if decision.stop else "length"
-            return 0, False
-        p0, old_width = len(self.prompt), self.width
-        for i in range(max(n, 1), old_width):
-            if self.head + i >= p0:
-                self.inputs[i] = predicted[i - 1]
-        self.head += n
-        self.inputs, self.counts, self.ticks = self.inputs[n:], self.counts[n:], self.ticks[n:]
-        self.fresh = [False] * len(self.inputs)
+    def plan_append(self, cap: int, headway: int) -> tuple[int, int, bool]:
+        """Positions to append after this tick's exits: (prompt positions, draft positions, standing wave).
+
+        Without full prefill, prompt positions are admitted first (as many as the cap allows); a draft position is
+        appended only once its left neighbour was decoded, i.e. in a later tick."""
+        if self.done:
+            return 0, 0, False
         room = cap - self.width
-        if self.admitted < p0:
-            k = min(room, p0 - self.admitted)
-            self._append(self.prompt[self.admitted:self.admitted + k])
+        if self.admitted < self.prompt_len:
+            k = min(room, self.prompt_len - self.admitted)
             self.admitted += k
-            return k, k == 0
-        end = self.head + self.width  # first position not started
-        want = self.last_needed - end + 1
-        k = min(headway, room, want)
-        if k <= 0:
-            return 0, want > 0 and room <= 0
-        first = predicted[end - 1 - (self.head - n)]  # decoded this tick from position end-1
-        self._append([first] + placeholder[: k - 1])
-        return k, False
-
-    def _append(self, tokens: list[int]) -> None:
-        self.inputs += tokens
-        self.counts += [0] * len(tokens)
-        self.ticks += [0] * len(tokens)
-        self.fresh += [True] * len(tokens)
+            self.width += k
+            return k, 0, k == 0
+        want = self.last_needed - (self.head + self.width) + 1
+        k = max(0, min(headway, room, want))
+        self.width += k
+        return 0, k, k == 0 and want > 0
