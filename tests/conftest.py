@@ -16,7 +16,8 @@ settings.register_profile(
 settings.load_profile(os.environ.get("RDTHEORY_HYPOTHESIS_PROFILE", "default"))
 
 torch.use_deterministic_algorithms(True)
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# Test models are tiny: one thread beats a pool whose workers spin against each other for microseconds of work.
+torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

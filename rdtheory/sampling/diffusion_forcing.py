@@ -214,8 +214,11 @@ class _DFRun:
         if isinstance(rule, FixedDepth):
             verdict = counts >= rule.depth
         else:
-            verdict, memory = rule.check(memory, z, logits if rule.needs_logits else None,
-                                         predicted if rule.needs_logits else None, counts)
+            verdict, checked = rule.check(memory, z, logits if rule.needs_logits else None,
+                                          predicted if rule.needs_logits else None, counts)
+            # Below min_depth there is no check, so the rule's memory (e.g. the previous checked state) stays.
+            due = counts >= k["min_depth"]
+            memory = tuple(torch.where(_expand(due, new), new, old) for new, old in zip(checked, memory))
         converged = (verdict & (counts >= k["min_depth"])) | (counts >= k["max_depth"])
         budget = torch.tensor([f.budget for f in self.fronts], device=dev)
         draft = pos >= self.lengths[:, None]
@@ -228,7 +231,7 @@ class _DFRun:
     def _record(self, packed: list[list[int]], z: Tensor, top: Tensor, w: int) -> None:
         """Apply the decision on the host: commits, latents and the trace."""
         tick = Tick(passes=self.k["inner"], blocks=[])
-        self.old_widths = [f.width for f in self.fronts]
+        self.old_widths = [0 if f.done else f.width for f in self.fronts]
         for b, f in enumerate(self.fronts):
             if f.done:
                 continue

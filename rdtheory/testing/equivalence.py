@@ -1,0 +1,104 @@
+"""Equivalence checks between samplers: exact in float64, a stated tolerance rule in low precision.
+
+Point them at your own sampler: any callable `sampler(model, prompts, max_new_tokens) -> Generation` (or one that
+returns plain token lists) can be compared with the plain AR oracle or with another sampler. `ar_limit` states
+exactly when the diffusion-forcing sampler must reproduce AR token for token.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from rdtheory.model.cache import KVPolicy
+from rdtheory.model.recurrent import RecurrentDepthLM
+from rdtheory.sampling.batch import Generation
+from rdtheory.sampling.exits import ExitRule, FixedDepth
+from rdtheory.sampling.schedules import NoiseSchedule
+from rdtheory.testing.oracle import oracle_generate
+
+SamplerFn = Callable[[RecurrentDepthLM, list[list[int]], int], Generation]
+
+
+def first_divergence(a: Sequence[int], b: Sequence[int]) -> int | None:
+    """Index of the first differing token (or of the shorter end), None when equal."""
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return None if len(a) == len(b) else min(len(a), len(b))
+
+
+def assert_same_tokens(got: Sequence[Sequence[int]], want: Sequence[Sequence[int]], what: str = "") -> None:
+    for row, (g, w) in enumerate(zip(got, want, strict=True)):
+        i = first_divergence(g, w)
+        if i is not None:
+            raise AssertionError(f"{what} row {row}: tokens diverge at new token {i}: got {list(g)[i:i + 5]}..., "
+                                 f"want {list(w)[i:i + 5]}...")
+
+
+def assert_same_latents(got: Sequence[Tensor], want: Sequence[Tensor], rtol: float = 1e-9, what: str = "") -> None:
+    """Latents agree to rtol relative to their norm (0 asks for bitwise equality)."""
+    for row, (g, w) in enumerate(zip(got, want, strict=True)):
+        if g.shape != w.shape:
+            raise AssertionError(f"{what} row {row}: latents of shape {list(g.shape)} vs {list(w.shape)}")
+        if rtol == 0:
+            if not torch.equal(g, w.to(g)):
+                raise AssertionError(f"{what} row {row}: latents not bitwise equal")
+            continue
+        err = ((g.double() - w.double()).norm(dim=-1) / w.double().norm(dim=-1).clamp(min=1e-300)).max().item() \
+            if len(g) else 0.0
+        if err > rtol:
+            raise AssertionError(f"{what} row {row}: latents differ by {err:.3g} (relative) > rtol={rtol}")
+
+
+def check_against_oracle(sampler: SamplerFn, model: RecurrentDepthLM, prompts: list[list[int]], max_new_tokens: int,
+                         kv: KVPolicy, depth: int, init_scale: float = 0.0, seed: int = 0,
+                         rtol: float = 1e-9) -> Generation:
+    """Your sampler, configured for greedy static-depth AR (or its AR limit), against the plain oracle, row by row."""
+    got = sampler(model, prompts, max_new_tokens)
+    want = [oracle_generate(model, p, max_new_tokens, kv, depth=depth, init_scale=init_scale, seed=seed, row=b)
+            for b, p in enumerate(prompts)]
+    assert_same_tokens(got.tokens, [w.tokens for w in want], "oracle")
+    assert_same_latents(got.latents, [w.latents for w in want], rtol, "oracle")
+    return got
+
+
+@dataclass(frozen=True)
+class ARLimit:
+    """Whether diffusion forcing must equal AR for given knobs, and why (or why not)."""
+
+    holds: bool
+    reason: str
+
+
+def ar_limit(inner: int, depth: int, exit: ExitRule, max_wavefront: int, headway: int, noise: NoiseSchedule,
+             init_scale: float, df_continuous: bool, ar_continuous: bool, full_prefill: bool = True,
+             min_depth: int = 1, max_depth: int | None = None) -> ARLimit:
+    """When does DF with r' = inner reproduce static AR at depth r (greedy or keyed sampling, same seed)?
+
+    Each position must run exactly r recurrences in one tick, from the same initial state, and commit at once:
+    r' = r and a rule that is certain to fire after that tick (FixedDepth(d) with d, min_depth <= r, or any rule
+    with max_depth <= r); one position per tick, so the wavefront cap is 1 or headway is 1; the full prefill at
+    depth r. The sampling settings and seed are the same on both sides (token noise is keyed by position).
+    Then the EMA cannot act (no position sees a second tick), and the noise mixed at the start of a position's
+    only tick acts on its initial state: it is a no-op iff beta = 0 at count 0, or the state and the noise are
+    both zero (init_scale = 0 and no continuous compute, whose initial state is the left neighbour's).
+    Continuous compute must be the same on both sides. Nothing else matters.
+    """
+    if inner != depth:
+        return ARLimit(False, f"inner={inner} != depth={depth}: a position spans several ticks")
+    fixed = isinstance(exit, FixedDepth) and exit.depth <= depth and min_depth <= depth
+    if not (fixed or (max_depth is not None and max_depth <= depth)):
+        return ARLimit(False, f"exit={exit!r} with min_depth={min_depth}, max_depth={max_depth} is not certain to "
+                              f"commit after one tick of {depth} recurrences")
+    if max_wavefront > 1 and headway > 1:
+        return ARLimit(False, f"headway={headway} with max_wavefront={max_wavefront} runs placeholders")
+    if not full_prefill:
+        return ARLimit(False, "without full prefill the prompt runs through the wavefront")
+    if noise.beta(0) > 0 and (init_scale > 0 or df_continuous):
+        return ARLimit(False, f"noise beta(0)={noise.beta(0)} acts on a non-zero initial state (init_scale="
+                              f"{init_scale}, continuous compute {df_continuous})")
+    if df_continuous != ar_continuous:
+        return ARLimit(False, "continuous compute differs between the two samplers")
+    return ARLimit(True, "one position per tick, r recurrences, committed at once; EMA and noise cannot act")
