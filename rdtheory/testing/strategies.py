@@ -65,3 +65,18 @@ def prompts(draw: st.DrawFn, vocab_size: int, min_size: int = 1, max_size: int =
 def prompt_batches(draw: st.DrawFn, vocab_size: int, max_batch: int = 3, max_size: int = 6) -> list[list[int]]:
     """1..max_batch prompts of different lengths."""
     return draw(st.lists(prompts(vocab_size, 1, max_size), min_size=1, max_size=max_batch))
+
+
+@st.composite
+def contractive_models(draw: st.DrawFn, dtype: torch.dtype = torch.float64) -> RecurrentDepthLM:
+    """Tiny models whose core step contracts the state (the adapter's state half has spectral norm 0.5-0.8), so
+    that the recurrence converges to a fixed point, slowly enough that depth changes the tokens in many cases.
+    The contraction constant is not guaranteed: tests measure it (`rdtheory.testing.contraction`)."""
+    n_heads = draw(st.integers(1, 2))
+    config = ModelConfig(
+        vocab_size=draw(st.integers(16, 32)), n_embd=8 * n_heads, n_heads=n_heads, n_layers_in_prelude=1,
+        n_layers_in_recurrent_block=draw(st.integers(1, 2)), n_layers_in_coda=1, intermediate_size=16,
+        block_size=64, mean_recurrence=4, mean_backprop_depth=1,
+    )
+    seed = draw(st.integers(0, 2**31 - 1))
+    return random_model(config, seed, gain=2.0, state_gain=draw(st.floats(0.5, 0.8)), dtype=dtype)
