@@ -6,8 +6,11 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+# The default profile is derandomized so that CI sees the same examples on every run (the shares of non-trivial
+# examples that properties assert are then reproducible facts); "thorough" explores new examples each run.
 settings.register_profile(
-    "default", deadline=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    "default", deadline=None, max_examples=25, derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.register_profile(
     "thorough", deadline=None, max_examples=200,

@@ -124,8 +124,7 @@ class KVCache:
 
     def visible(self, chunk: Chunk) -> Tensor:
         """[B, 1, W, L]: cached position l is visible to query w iff l <= its position."""
-        key_pos = torch.arange(chunk.kv_len, device=chunk.pos.device)
-        return key_pos <= chunk.query_pos[:, None, :, None]
+        return chunk.cache_mask
 
 
 class SlotAccess:

@@ -34,8 +34,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: Tensor) -> Tensor:
-        xf = x.to(compute_dtype(x.dtype))
-        normed = xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+        normed = F.rms_norm(x.to(compute_dtype(x.dtype)), (x.shape[-1],), eps=self.eps)
         return normed.to(x.dtype) * self.weight
 
 
@@ -51,15 +50,19 @@ def rotary_table(config: ModelConfig, dtype: torch.dtype = torch.float32) -> Ten
     return table[None, :, None].to(dtype)
 
 
-def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotate interleaved pairs (x[2i], x[2i+1]) as complex numbers by the given angles.
+def rotations(table: Tensor) -> Tensor:
+    """cos + i sin from a [..., D/2, 2] table of cos and sin (complex64 for float32, complex128 for float64)."""
+    return torch.view_as_complex(table.contiguous())
 
-    x: [B, W, H, D]; cos, sin: [B, W, 1, D/2] in the compute dtype. (a, b) -> (a cos - b sin, b cos + a sin).
+
+def apply_rotary(x: Tensor, rot: Tensor) -> Tensor:
+    """Rotate interleaved pairs (x[2i], x[2i+1]) as complex numbers: (a, b) -> (a cos - b sin, b cos + a sin).
+
+    x: [..., D]; rot: complex cos + i sin broadcastable to [..., D/2], computed in the compute dtype.
     """
-    pairs = x.to(cos.dtype).unflatten(-1, (-1, 2))
-    a, b = pairs[..., 0], pairs[..., 1]
-    rotated = torch.stack([a * cos - b * sin, b * cos + a * sin], dim=-1)
-    return rotated.flatten(-2).to(x.dtype)
+    real = torch.float64 if rot.dtype == torch.complex128 else torch.float32
+    pairs = torch.view_as_complex(x.to(real).unflatten(-1, (-1, 2)).contiguous())
+    return torch.view_as_real(pairs * rot).flatten(-2).to(x.dtype)
 
 
 @dataclass
@@ -67,15 +70,18 @@ class Chunk:
     """The positions one forward call processes: row b, column w holds absolute position pos[b, w].
 
     pos: [B, W] long, valid: [B, W] bool; query_pos equals pos where valid and NO_POSITION elsewhere;
-    cos, sin: [B, W, 1, head_dim/2] rotary factors at pos; kv_len: how many cached positions attention reads.
+    rot: [B, W, 1, head_dim/2] complex rotary factors at pos; kv_len: how many cached positions attention reads.
+    The masks are computed once per chunk and shared by every layer: self_mask [B, 1, W, W] for attention within
+    the chunk, cache_mask [B, 1, W, kv_len] for attention over cached positions (key l visible iff l <= pos).
     """
 
     pos: Tensor
     valid: Tensor
     query_pos: Tensor
-    cos: Tensor
-    sin: Tensor
+    rot: Tensor
     kv_len: int
+    self_mask: Tensor
+    cache_mask: Tensor
 
     @property
     def width(self) -> int:
@@ -91,11 +97,26 @@ class KVAccess(Protocol):
         ...
 
 
+def make_chunk(pos: Tensor, valid: Tensor, rot_table: Tensor, kv_len: int) -> Chunk:
+    """A chunk at positions pos [B, W] (rot_table: complex rotary factors by position [block_size, D/2]).
+
+    Padding sits at NO_POSITION: it sees every key (so no softmax row is empty) and no real query sees it."""
+    safe = torch.where(valid, pos, 0)
+    query_pos = torch.where(valid, pos, NO_POSITION)
+    return Chunk(
+        pos=safe,
+        valid=valid,
+        query_pos=query_pos,
+        rot=rot_table[safe][:, :, None, :],
+        kv_len=kv_len,
+        self_mask=query_pos[:, None, None, :] <= query_pos[:, None, :, None],
+        cache_mask=torch.arange(kv_len, device=pos.device) <= query_pos[:, None, :, None],
+    )
+
+
 def chunk_self_kv(k: Tensor, v: Tensor, chunk: Chunk) -> tuple[Tensor, Tensor, Tensor]:
-    """Attention within the chunk only (no cache): key w' is visible to query w iff pos[w'] <= pos[w]. Padding
-    sits at NO_POSITION, so it is visible to padding only (and a row of padding still has keys to attend to)."""
-    mask = chunk.query_pos[:, None, None, :] <= chunk.query_pos[:, None, :, None]
-    return k, v, mask
+    """Attention within the chunk only (no cache): key w' is visible to query w iff pos[w'] <= pos[w]."""
+    return k, v, chunk.self_mask
 
 
 class Attention(nn.Module):
@@ -112,14 +133,13 @@ class Attention(nn.Module):
         self.proj = nn.Linear(config.n_embd, config.n_embd, bias=False)
 
     def qkv(self, x: Tensor, chunk: Chunk) -> tuple[Tensor, Tensor, Tensor]:
-        """[B, W, h] -> q, k, v as [B, H, W, D], with bias and rotary applied to q and k."""
-        q, k, v = self.Wqkv(x).unflatten(-1, (3, self.n_heads, self.head_dim)).unbind(dim=2)
+        """[B, W, h] -> q, k, v as [B, H, W, D], with bias and rotary applied to q and k (together)."""
+        qkv = self.Wqkv(x).unflatten(-1, (3, self.n_heads, self.head_dim))
+        qk = qkv[:, :, :2]
         if self.qk_bias is not None:
-            q = q + self.qk_bias[0]
-            k = k + self.qk_bias[1]
-        q = apply_rotary(q, chunk.cos, chunk.sin)
-        k = apply_rotary(k, chunk.cos, chunk.sin)
-        return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            qk = qk + self.qk_bias[:, 0]
+        q, k = apply_rotary(qk, chunk.rot[:, :, None]).unbind(dim=2)
+        return q.transpose(1, 2), k.transpose(1, 2), qkv[:, :, 2].transpose(1, 2)
 
     def forward(self, x: Tensor, chunk: Chunk, kv: KVAccess | None) -> Tensor:
         q, k, v = self.qkv(x, chunk)

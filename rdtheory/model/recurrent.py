@@ -13,13 +13,14 @@ from torch import Tensor, nn
 from rdtheory.config import ModelConfig
 from rdtheory.model.cache import KVCache
 from rdtheory.model.layers import (
-    NO_POSITION,
     Chunk,
     RMSNorm,
     SandwichBlock,
     compute_dtype,
     init_huginn_weights,
+    make_chunk,
     rotary_table,
+    rotations,
 )
 from rdtheory.model.noise import initial_states
 
@@ -73,21 +74,17 @@ class RecurrentDepthLM(nn.Module):
         """
         if valid is None:
             valid = torch.ones_like(pos, dtype=torch.bool)
-        safe = torch.where(valid, pos, 0)
         if kv_len is None:
-            kv_len = int(safe.max()) + 1
-        key = (pos.device, compute_dtype(self.dtype))
+            kv_len = int(torch.where(valid, pos, 0).max()) + 1
+        return make_chunk(pos, valid, self.rotations(pos.device), kv_len)
+
+    def rotations(self, device: torch.device) -> Tensor:
+        """Complex rotary factors for every position, [block_size, head_dim/2], in the compute precision."""
+        key = (device, compute_dtype(self.dtype))
         if key not in self._rotary:
-            self._rotary[key] = rotary_table(self.config, torch.float64)[0, :, 0].to(device=key[0], dtype=key[1])
-        table = self._rotary[key][safe]  # [B, W, D/2, 2]
-        return Chunk(
-            pos=safe,
-            valid=valid,
-            query_pos=torch.where(valid, pos, NO_POSITION),
-            cos=table[..., 0][:, :, None, :],
-            sin=table[..., 1][:, :, None, :],
-            kv_len=kv_len,
-        )
+            table = rotary_table(self.config, torch.float64)[0, :, 0].to(device=device, dtype=key[1])
+            self._rotary[key] = rotations(table)
+        return self._rotary[key]
 
     # --------------------------------------------------------------------------------------------------- stages
 

@@ -178,15 +178,17 @@ class _ARRun:
         m, rule = self.model, self.rule
         running = live.clone()
         depths = [0] * self.batch.batch_size
-        fixed = rule.depth if isinstance(rule, FixedDepth) else None
+        if isinstance(rule, FixedDepth):
+            # A depth rule needs no device check: it fires at the first scheduled check at or after its depth.
+            fixed = self._fixed_exit(rule.depth)
+            for k in range(1, fixed + 1):
+                state = torch.where(live[..., None], m.core_step(state, e, chunk, self.cache, k), state)
+            return state, [0 if d else fixed for d in self.done]
         memory = rule.start(state, m.config.vocab_size)
         step_chunk = chunk
         for k in range(1, self.max_depth + 1):
             state = torch.where(running[..., None], m.core_step(state, e, step_chunk, self.cache, k), state)
-            if fixed is not None:
-                stop = k >= min(fixed, self.max_depth)
-                exits = running if stop else torch.zeros_like(running)
-            elif (k >= self.min_depth and k % self.check_every == 0) or k == self.max_depth:
+            if (k >= self.min_depth and k % self.check_every == 0) or k == self.max_depth:
                 logits = tokens = None
                 if rule.needs_logits:
                     logits = m.decode(state, step_chunk, self.cache)
@@ -203,6 +205,10 @@ class _ARRun:
             if bool(exits.any()):  # exited rows stop writing the cache
                 step_chunk = m.chunk(pos, running, kv_len)
         return state, depths
+
+    def _fixed_exit(self, depth: int) -> int:
+        first = max(depth, self.min_depth)
+        return min(self.max_depth, -(-first // self.check_every) * self.check_every)
 
     def _commit(self, state: Tensor, logits: Tensor, pos: Tensor, step: int) -> tuple[Tensor, Tensor]:
         """Pick each live row's token from its [B, 1] logits; record it, its latent, and stops."""

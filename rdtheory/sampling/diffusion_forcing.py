@@ -107,6 +107,13 @@ def tick_bound(prompt_len: int, n_new: int, inner: int, max_depth: int, full_pre
     return (prompt_len + n_new - 1) * per_position
 
 
+def deepest_count(inner: int, max_depth: int, cap: int) -> int:
+    """Most recurrences a position can accumulate: it is forced out once its count reaches max_depth (a whole
+    number of ticks), but while it is not the head, a draft that disagrees with the committed token holds it; the
+    head leaves every tick once forced, so it waits at most (its index in the wavefront) < cap more ticks."""
+    return inner * (math.ceil(max_depth / inner) + cap - 1)
+
+
 class _DFRun:
     """One generation. Device tensors are [B, W]-aligned with each row's wavefront (index 0 is its head)."""
 
@@ -122,9 +129,7 @@ class _DFRun:
         self.lengths = batch.lengths_tensor()
         self.stops = torch.tensor(sorted(knobs["stops"]), dtype=torch.long, device=dev)
         if n_new > 0:
-            inner = knobs["inner"]
-            # A forced position may be held one more tick when its draft disagrees with the committed token.
-            slots = max(knobs["depth"], (math.ceil(knobs["max_depth"] / inner) + 1) * inner)
+            slots = max(knobs["depth"], deepest_count(knobs["inner"], knobs["max_depth"], knobs["cap"]))
             self.cache = KVCache(model.config, knobs["kv"], b, max(n + n_new - 1 for n in batch.lengths), slots,
                                  model.dtype, dev)
 

@@ -10,6 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from rdtheory.theory.schedule import Schedule, ScheduleTick
+
 
 @dataclass(frozen=True)
 class Run:
@@ -104,6 +106,17 @@ class Trace:
 
     def commits(self, row: int) -> list[Commit]:
         return [c for t in self.ticks for c in t.commits if c.row == row]
+
+    def to_schedule(self, row: int) -> Schedule:
+        """Row `row`'s ticks as a theory `Schedule` (ticks in which the row ran nothing are left out). A batched
+        tick runs as many passes as its deepest row needs; the row's own tick has the passes it needed."""
+        ticks = []
+        for t in self.ticks:
+            runs = [(r.pos, r.first, r.count) for b in t.blocks if b.row == row for r in b.runs()]
+            if runs:
+                ticks.append(ScheduleTick(max(r[2] for r in runs), runs, [c.pos for c in t.commits if c.row == row],
+                                          row in t.standing, t.prefill))
+        return Schedule(self.prompt_lengths[row], tuple(ticks))
 
     def summary(self) -> dict[str, Any]:
         return {

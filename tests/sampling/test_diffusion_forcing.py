@@ -9,13 +9,13 @@ from hypothesis import strategies as st
 
 from rdtheory import TINY, PerStep, ShareLast
 from rdtheory.sampling.autoregressive import generate_adaptive, generate_ar
-from rdtheory.sampling.diffusion_forcing import generate_df
+from rdtheory.sampling.diffusion_forcing import deepest_count, generate_df
 from rdtheory.sampling.exits import ExitRule, FixedDepth, KLDiff, LatentDiff, TokenStability
 from rdtheory.sampling.schedules import NO_NOISE, Constant, Dampened, Linear
 from rdtheory.sampling.tokens import Sampling
 from rdtheory.testing.equivalence import ar_limit, assert_same_latents, assert_same_tokens, check_against_oracle
 from rdtheory.testing.models import random_model
-from rdtheory.testing.strategies import depth_sensitive_models, kv_policies, prompt_batches
+from rdtheory.testing.strategies import contractive_models, depth_sensitive_models, kv_policies, prompt_batches
 
 samplings = st.sampled_from([Sampling(), Sampling(temperature=1.0), Sampling(temperature=0.7, top_k=5)])
 noises = st.sampled_from([NO_NOISE, Constant(0.3), Dampened(0.5), Linear(0.5, 8)])
@@ -65,9 +65,9 @@ def test_reduction_b_wavefront_one_is_adaptive_ar_with_checks_every_inner_steps(
     exited_early = []
 
     @settings(max_examples=25)
-    @given(model=depth_sensitive_models(), kv=kv_policies(), rule=rules, inner=st.integers(1, 3),
-           ticks=st.integers(1, 4), min_depth=st.integers(1, 4), ema=st.sampled_from([0.0, 0.4]),
-           depth=st.integers(1, 4), data=st.data())
+    @given(model=st.one_of(depth_sensitive_models(), contractive_models()), kv=kv_policies(), rule=rules,
+           inner=st.integers(1, 3), ticks=st.integers(2, 5), min_depth=st.integers(1, 4),
+           ema=st.sampled_from([0.0, 0.4]), depth=st.integers(1, 4), data=st.data())
     def check(model, kv, rule, inner, ticks, min_depth, ema, depth, data):
         max_depth = inner * ticks
         min_depth = min(min_depth, max_depth)
@@ -158,6 +158,8 @@ def test_never_more_than_max_new_tokens_and_bounded_ticks():
                           full_prefill=full_prefill, noise=noise, max_depth=max_depth, stop_tokens=(), kv=kv)
         assert all(len(t) == n for t in run.tokens) and set(run.finished) <= {"length"}
         assert run.trace.n_ticks <= run.trace.tick_bound
+        deepest = deepest_count(inner, max_depth, cap)
+        assert all(n <= max(3, deepest) for b in range(len(batch)) for n in run.trace.recurrences(b).values())
         for b, prompt in enumerate(batch):
             commits = run.trace.commits(b)
             assert [c.pos for c in commits] == list(range(len(prompt), len(prompt) + n))
