@@ -1,0 +1,47 @@
+"""Bound on the number of DF ticks, used as the sampler's safety limit; rdtheory/theory/wavefront.py.
+
+Statement. If every position counts as converged once it has had max_depth recurrences, a DF run has at most
+M·ceil(max_depth/r') ticks after the prefill, M = the number of positions run (N - 1 with full prefill, P + N - 1
+without). The bound is attained with cap 1 when every position needs max_depth.
+
+Proof. While tokens are missing the wavefront is never empty at the start of a tick: if it empties at the end of
+one, some needed position is unadmitted (all admitted ones have exited, yet tokens are missing) and the cap
+leaves room for it. The leftmost position has converged by its ceil(max_depth/r')-th tick, and it then exits
+under both rules (it is in the contiguous prefix, and it is at or left of the rightmost converged position).
+The commit budget never cuts the prefix, as no position beyond P + N - 2 is admitted. Positions are leftmost in
+increasing order, each for at most ceil(max_depth/r') ticks. Hence the bound; with cap 1 each position is alone
+for exactly that many ticks.
+"""
+
+import itertools
+
+import sympy as sp
+
+from proofs._common import equal, holds
+from rdtheory.theory import df_schedule, max_df_ticks
+
+
+def counting_step() -> None:
+    m, k = sp.symbols("M K", integer=True, positive=True)
+    equal(sp.Sum(k, (sp.Symbol("i"), 1, m)).doit(), m * k, "M positions, each leftmost for at most K ticks")
+
+
+def spot_checks() -> None:
+    for p, n, inner, cap, headway, full, rightmost in itertools.product((1, 3), (1, 2, 5), (1, 2, 3), (1, 2, 4),
+                                                                       (1, 2), (True, False), (True, False)):
+        for profile in ([4] * (p + n), [1, 4, 2, 4, 1, 3, 4, 2][: p + n] + [4] * 8):
+            s = df_schedule(p, n, inner, profile, headway, cap, max_depth=4, full_prefill=full,
+                            prefill_depth=4 if full else None, rightmost=rightmost)
+            bound = max_df_ticks(p, n, inner, 4, full)
+            holds(s.n_ticks - full <= bound, f"tick bound at {(p, n, inner, cap, headway, full, rightmost)}")
+            if cap == 1 and profile[0] == 4:
+                holds(s.n_ticks - full == bound, "the bound is attained with cap 1")
+
+
+def check() -> None:
+    counting_step()
+    spot_checks()
+
+
+if __name__ == "__main__":
+    check()

@@ -1,0 +1,52 @@
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+
+from rdtheory.testing.schedules import schedules
+from rdtheory.theory import Timed, TimeModel, ar_schedule, df_schedule, pass_counters, tick_counters
+
+
+def test_definition_b1_by_hand():
+    s = ar_schedule(3, 3, depth=2)
+    c = pass_counters(s)
+    assert c.depth == (0, 1, 2, 3, 4, 5, 6)
+    assert c.width == (3, 3, 1, 1, 1, 1, 0)  # w_0 = L_0 = 3
+    assert c.entries == (0, 1, 0, 1, 0, 0) and c.exits == (0, 3, 0, 1, 0, 1)
+    t = tick_counters(s)
+    assert t.width == (3, 1, 1, 0) and t.entries == (1, 1, 0) and t.exits == (3, 1, 1)
+
+
+def test_df_width_grows_to_the_steady_front():
+    c = tick_counters(df_schedule(1, 8, inner=2, exit_depths=6, prefill_depth=6))
+    assert c.width == (1, 1, 2, 3, 3, 3, 3, 3, 2, 1, 0)  # K = 3 positions in flight in the steady state
+
+
+@given(schedule=schedules())
+def test_counters_obey_the_updates(schedule):
+    for c in (pass_counters(schedule), tick_counters(schedule)):
+        assert c.updates_hold() and c.width[-1] == 0
+        assert sum(c.entries) - sum(c.exits) == -c.width[0]
+    assert pass_counters(schedule).work == len(schedule.cells())
+    if schedule.ticks and schedule.ticks[0].prefill:
+        assert pass_counters(schedule).width[0] == schedule.prompt_len
+
+
+def test_time_model_is_flat_then_linear():
+    m = TimeModel(l_star=4, pass_s=2)
+    assert [m.pass_time(w) for w in (0, 1, 4, 6, 8)] == [2, 2, 2, 3, 4]
+    assert m.pass_time(5) == Fraction(5, 2) and TimeModel(4, 0.5).pass_time(6) == 0.75
+    with pytest.raises(ValueError, match=r"l_star=0 must be >= 1"):
+        TimeModel(0)
+    with pytest.raises(ValueError, match=r"pass_s=0 must be a real > 0"):
+        TimeModel(4, 0)
+
+
+def test_timed_queries():
+    s = ar_schedule(6, 2, depth=2, prefill_depth=2)  # passes of widths 6, 6, 1, 1
+    t = Timed(s, TimeModel(l_star=3))
+    assert t.ends == (2, 4, 5, 6) and t.end == 6
+    assert [t.depth(x) for x in (0, 1.9, 2, 4.5, 6, 99)] == [0, 0, 1, 2, 4, 4]
+    assert [t.width(x) for x in (0, 2, 4, 6)] == [6, 6, 1, 0]
+    assert [t.work(x) for x in (0, 2, 4, 5, 6)] == [0, 6, 12, 13, 14]
+    assert [t.tokens(x) for x in (3.9, 4, 5.9, 6)] == [0, 1, 1, 2]

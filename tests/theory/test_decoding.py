@@ -1,0 +1,97 @@
+from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rdtheory.testing.schedules import df_settings, time_models
+from rdtheory.theory import (
+    TimeModel, ar_schedule, compare_decoding, decode_widths, decoding_premises, df_schedule,
+    first_parallel_pass_end, fixed_rule_entry_tick, fixed_rule_exit_tick, fixed_rule_has_parallel_pass,
+    theorem_4_4, ticks_per_token, tokens_never_behind,
+)
+
+FULL = dict(full_prefills=st.just(True))
+
+
+def effective_depth(k):
+    return min(k.exit_depths, k.max_depth) if k.max_depth is not None else k.exit_depths
+
+
+def test_theorem_4_4_on_generated_schedules():
+    seen = Counter()
+
+    @settings(max_examples=400, database=None, derandomize=True)
+    @given(k=df_settings(**FULL), ar_depth=st.integers(1, 8), model=time_models())
+    def check(k, ar_depth, model):
+        df, ar = k.build(), k.ar(ar_depth)
+        c = compare_decoding(df, ar, model)
+        if decoding_premises(df, ar, model):
+            widest = max(decode_widths(df), default=0)
+            if widest > model.l_star:  # the failing regime W > L*: DF falls behind in depth
+                g = df.ticks[0].passes + decode_widths(df).index(widest) + 1
+                if ar.n_passes > g:
+                    assert not c.equal_depth
+                    seen["wide"] += 1
+            return
+        assert theorem_4_4(df, ar, model)
+        assert not c.width_strictly_greater  # the paper's pointwise reading never holds
+        seen["premises"] += 1
+        seen["strict"] += c.work_strict_from is not None
+        seen["not strict"] += c.work_strict_from is None and df.n_ticks > 2
+
+    check()
+    assert seen["premises"] >= 150 and seen["strict"] >= 50 and seen["not strict"] >= 10 and seen["wide"] >= 10, seen
+
+
+def test_theorem_4_4_by_hand_and_where_it_fails():
+    df = df_schedule(1, 6, inner=1, exit_depths=4, cap=4, prefill_depth=4)
+    ar = ar_schedule(1, 6, depth=4)
+    fits, too_narrow = TimeModel(l_star=4), TimeModel(l_star=2)
+    assert decoding_premises(df, ar, fits) == [] and theorem_4_4(df, ar, fits)
+    c = compare_decoding(df, ar, fits)
+    assert c.work_strict_from == first_parallel_pass_end(df, fits) == 6  # prefill 4 passes, then {1}, then {1, 2}
+    # w(T) = |H_d(T)|: the head alone right after the prefill (T = 4), so never a strict pointwise lead there
+    assert c.width[:6] == ((1, 1),) * 5 + ((2, 1),)
+    assert decoding_premises(df, ar, too_narrow) == ["a DF decode pass is wider than l_star=2"]
+    assert not compare_decoding(df, ar, too_narrow).equal_depth
+    # r = 1: DF is AR, no extra width at all
+    one = df_schedule(1, 6, inner=1, exit_depths=1, cap=4, prefill_depth=1)
+    assert one == ar_schedule(1, 6, 1) and compare_decoding(one, ar_schedule(1, 6, 1), fits).work_strict_from is None
+
+
+@settings(max_examples=300)
+@given(k=df_settings(profiles=st.just(False), **FULL))
+def test_parallel_pass_characterisation_for_the_fixed_rule(k):
+    has = max(decode_widths(k.build()), default=0) >= 2
+    assert has == fixed_rule_has_parallel_pass(k.n_new, k.inner, effective_depth(k), k.headway, k.cap)
+
+
+@settings(max_examples=300)
+@given(k=df_settings(profiles=st.just(False), headways=st.just(1), **FULL))
+def test_fixed_rule_entry_and_exit_ticks_in_closed_form(k):
+    s, big_k = k.build(), ticks_per_token(effective_depth(k), k.inner)
+    first_tick = {}
+    for i, t in enumerate(s.ticks):
+        for p in t.positions:
+            first_tick.setdefault(p, i)
+    commit_ticks = s.commit_ticks()
+    for i in range(k.n_new - 1):
+        assert first_tick[k.prompt_len + i] == fixed_rule_entry_tick(i, big_k, k.cap)
+        assert commit_ticks[k.prompt_len + i + 1] == fixed_rule_exit_tick(i, big_k, k.cap)
+    assert max(decode_widths(s), default=0) == min(k.cap, big_k, max(k.n_new - 1, 0))
+
+
+def test_token_lead_iff_inner_divides_the_depth():
+    seen = Counter()
+
+    @settings(max_examples=300, database=None, derandomize=True)
+    @given(k=df_settings(profiles=st.just(False), headways=st.just(1), **FULL))
+    def check(k):
+        depth = effective_depth(k)
+        df, ar = k.build(), k.ar(depth)
+        lead = tokens_never_behind(df, ar, TimeModel(l_star=k.cap))
+        assert lead == (depth % k.inner == 0 or k.n_new <= 1)
+        seen[lead] += 1
+
+    check()
+    assert seen[True] >= 30 and seen[False] >= 30, seen
