@@ -1,0 +1,173 @@
+"""Planning: predicted time, tokens/s and memory of one generation on one accelerator, before running anything.
+
+`plan(config, hardware, sampler, prompt_length=, new_tokens=, batch=)` builds the passes of the sampler
+(`workload`), prices them (`roofline`, optionally corrected by a calibrated `Correction`) and checks the
+footprint (`memory`) against the accelerator's capacity. Samplers are described by small frozen knob objects
+(`StaticAR`, `AdaptiveAR`, `DiffusionForcing`), not by the sampler code, which this module never imports.
+Impossible settings raise `ValueError` naming the argument, its value and the rule.
+"""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rdtheory.config import ModelConfig
+from rdtheory.costs.counts import KVSharing, Pass, Stage, Traffic, total_flops, total_traffic
+from rdtheory.costs.hardware import Hardware, get_hardware
+from rdtheory.costs.memory import Footprint, footprint
+from rdtheory.costs.roofline import UNCALIBRATED, Corrections, check_priced_dtype, generation_time
+from rdtheory.costs.workload import ar_passes, df_passes, df_steady_state, prefill_passes, spread_depths
+
+
+def _positive(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name}={value!r} must be an int >= 1")
+
+
+@dataclass(frozen=True)
+class StaticAR:
+    """Every token runs exactly `depth` recurrences; the prompt is prefilled at that depth."""
+
+    depth: int = 32
+
+    def __post_init__(self) -> None:
+        _positive("depth", self.depth)
+
+
+@dataclass(frozen=True)
+class AdaptiveAR:
+    """Tokens exit after `mean_depth` recurrences on average (at most `max_depth`); prefill at max_depth."""
+
+    mean_depth: float
+    max_depth: int = 32
+
+    def __post_init__(self) -> None:
+        _positive("max_depth", self.max_depth)
+        if not (math.isfinite(self.mean_depth) and 1 <= self.mean_depth <= self.max_depth):
+            raise ValueError(f"mean_depth={self.mean_depth!r} must lie in [1, max_depth={self.max_depth}]")
+
+
+@dataclass(frozen=True)
+class DiffusionForcing:
+    """The DF sampler with the fixed exit rule: r' = `inner` recurrences per tick over the wave, a position
+    frozen after `depth` recurrences, `headway` new positions per tick, at most `max_wavefront` active."""
+
+    depth: int = 32
+    inner: int = 4
+    headway: int = 1
+    max_wavefront: int = 128
+
+    def __post_init__(self) -> None:
+        for name in ("depth", "inner", "headway", "max_wavefront"):
+            _positive(name, getattr(self, name))
+        if self.max_wavefront < self.headway:
+            raise ValueError(f"max_wavefront={self.max_wavefront} must be >= headway={self.headway}")
+
+
+Sampler = StaticAR | AdaptiveAR | DiffusionForcing
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A planned generation of `new_tokens` tokens for each of `batch` rows after a `prompt_length` prompt.
+
+    tokens_per_s counts new tokens of all rows over the whole time, prefill included; decode_tokens_per_s counts
+    the tokens after the first over the time after the prefill. Uncalibrated, both are upper bounds."""
+
+    hardware: Hardware
+    sampler: Sampler
+    batch: int
+    prompt_length: int
+    new_tokens: int
+    seconds: float
+    prefill_s: float
+    calls: int
+    compute_bound_share: float
+    flops: int
+    traffic: Traffic
+    memory: Footprint
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.batch * self.new_tokens / self.seconds
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        if self.new_tokens == 1:
+            return math.nan
+        return self.batch * (self.new_tokens - 1) / (self.seconds - self.prefill_s)
+
+
+def sampler_passes(config: ModelConfig, sampler: Sampler, prompt_length: int, new_tokens: int, batch: int = 1,
+                   kv: KVSharing | None = None) -> list[Pass]:
+    """The passes of one generation with the given sampler knobs."""
+    if isinstance(sampler, StaticAR):
+        return ar_passes(config, prompt_length, new_tokens, sampler.depth, batch)
+    if isinstance(sampler, AdaptiveAR):
+        depths = spread_depths(sampler.mean_depth, new_tokens - 1)
+        return ar_passes(config, prompt_length, new_tokens, depths, batch, prefill_depth=sampler.max_depth)
+    if isinstance(sampler, DiffusionForcing):
+        per_query = kv is not None and kv.per_step
+        return df_passes(config, prompt_length, new_tokens, sampler.depth, sampler.inner, sampler.headway,
+                         sampler.max_wavefront, batch, per_query)
+    raise TypeError(f"sampler={sampler!r} must be a StaticAR, AdaptiveAR or DiffusionForcing")
+
+
+def sampler_footprint(config: ModelConfig, sampler: Sampler, prompt_length: int, new_tokens: int, batch: int,
+                      dtype: object, kv: KVSharing | None = None) -> Footprint:
+    """Weights, a cache for prompt_length + new_tokens - 1 positions, the wave's states and the widest call.
+    PerStep needs a slot per recurrence a position can reach: r (AR), max_depth (adaptive), ceil(r/r') r' (DF)."""
+    max_len = prompt_length + new_tokens - 1
+    if isinstance(sampler, DiffusionForcing):
+        steady = df_steady_state(sampler.depth, sampler.inner, sampler.headway, sampler.max_wavefront)
+        depth = max(sampler.depth, steady.ticks_per_token * sampler.inner)
+        wave, vectors, per_query = steady.width, 4, kv is not None and kv.per_step
+    else:
+        depth = sampler.depth if isinstance(sampler, StaticAR) else sampler.max_depth
+        wave, vectors, per_query = 1, 2, False
+    return footprint(config, kv, batch=batch, max_len=max_len, max_depth=depth, widest=prompt_length,
+                     wavefront=wave, dtype=dtype, state_vectors=vectors, per_query_kv=per_query)
+
+
+def plan(config: ModelConfig, hardware: str | Hardware, sampler: Sampler, *, prompt_length: int, new_tokens: int,
+         batch: int = 1, dtype: object = "bfloat16", kv: KVSharing | None = None,
+         correction: Corrections = UNCALIBRATED, table: Mapping[str, Hardware] | None = None) -> Prediction:
+    """Predict one generation. `hardware` is a record or a name in `table` (default: the shipped records);
+    `kv` a KV-sharing policy (None: ShareLast); `correction` a calibrated efficiency and overhead per call.
+
+    Raises ValueError for an unknown hardware name, knobs out of range, a prompt and generation longer than the
+    model's positions, a dtype the records cannot price, and a footprint larger than the accelerator's memory;
+    TypeError for a sampler that is not one of the knob objects."""
+    hw = get_hardware(hardware, table)
+    check_priced_dtype(dtype)
+    for name, value in (("prompt_length", prompt_length), ("new_tokens", new_tokens), ("batch", batch)):
+        _positive(name, value)
+    passes = sampler_passes(config, sampler, prompt_length, new_tokens, batch, kv)
+    memory = sampler_footprint(config, sampler, prompt_length, new_tokens, batch, dtype, kv)
+    if memory.total_bytes > hw.memory_bytes:
+        raise ValueError(
+            f"the generation needs {memory.total_bytes / 1e9:.2f} GB (weights {memory.weight_bytes / 1e9:.2f}, "
+            f"KV cache {memory.kv_cache_bytes / 1e9:.2f}, states {memory.state_bytes / 1e9:.2f}, transients "
+            f"{memory.transient_bytes / 1e9:.2f}) > memory_bytes={hw.memory_bytes / 1e9:.0f} GB of {hw.name}; "
+            "lower batch, prompt_length or new_tokens, or use ShareLast")
+    prefill_depth = sampler.max_depth if isinstance(sampler, AdaptiveAR) else sampler.depth
+    prefill = generation_time(config, hw, prefill_passes(config, prompt_length, prefill_depth, batch), dtype,
+                              correction)
+    timing = generation_time(config, hw, passes, dtype, correction)
+    return Prediction(hw, sampler, batch, prompt_length, new_tokens, timing.seconds, prefill.seconds, timing.calls,
+                      timing.compute_bound_s / timing.seconds, total_flops(config, passes),
+                      total_traffic(config, passes, dtype), memory)
+
+
+def bandwidth_bound_tokens_per_s(config: ModelConfig, hardware: str | Hardware, sampler: StaticAR | DiffusionForcing,
+                                 dtype: object = "bfloat16") -> float:
+    """The weight-streaming ceiling of batch-1 decoding: every call reads its stage's weights once, so
+    static AR makes at most bandwidth / (weights of 1 EMBED + r CORE + 1 DECODE call) tokens/s. DF, whatever its
+    exit rule, lets at most `headway` new positions enter per tick and so commits at most `headway` tokens per
+    tick over a run: at most headway * bandwidth / (weights of 1 EMBED + r' CORE + 1 DECODE call) tokens/s.
+    KV reads, activations, the prefill and overheads only lower the true rate."""
+    hw = get_hardware(hardware)
+    core_calls = sampler.depth if isinstance(sampler, StaticAR) else sampler.inner
+    tokens = 1 if isinstance(sampler, StaticAR) else sampler.headway
+    per_tick = total_traffic(config, [Pass(s, 1, 1, 1, core_calls if s is Stage.CORE else 1) for s in Stage], dtype)
+    return tokens * hw.bandwidth_bytes_per_s / per_tick.weight_bytes
