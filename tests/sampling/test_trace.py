@@ -1,0 +1,102 @@
+"""Declared vs ran: the trace of an actual run is the schedule the theory constructs for the same knobs."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rdtheory import TINY, ShareLast
+from rdtheory.sampling.autoregressive import generate_adaptive, generate_ar
+from rdtheory.sampling.diffusion_forcing import deepest_count, generate_df
+from rdtheory.sampling.exits import FixedDepth, KLDiff, LatentDiff, TokenStability
+from rdtheory.testing.models import random_model
+from rdtheory.testing.strategies import depth_sensitive_models, kv_policies, prompt_batches
+from rdtheory.theory import KVSharing, adaptive_ar_schedule, ar_schedule, df_schedule, is_valid, pass_counters
+
+rules = st.one_of(st.floats(0.3, 1.0).map(LatentDiff), st.floats(0.3, 1.0).map(lambda e: LatentDiff(e, True)),
+                  st.floats(0.02, 0.5).map(KLDiff), st.integers(0, 2).map(TokenStability))
+
+
+def exit_depths(schedule):
+    """Each run position's recurrences when it left (its total count)."""
+    return schedule.depths()
+
+
+@settings(max_examples=20)
+@given(model=depth_sensitive_models(), kv=kv_policies(), depth=st.integers(1, 4), data=st.data())
+def test_static_ar_runs_the_ar_schedule(model, kv, depth, data):
+    batch = data.draw(prompt_batches(model.config.vocab_size))
+    n = data.draw(st.integers(1, 5))
+    run = generate_ar(model, batch, n, depth, kv=kv, stop_tokens=())
+    for b, prompt in enumerate(batch):
+        ran = run.trace.to_schedule(b)
+        assert ran == ar_schedule(len(prompt), n, depth)
+        assert is_valid(ran, KVSharing.of(kv), depth)
+        assert pass_counters(ran).depth[-1] == run.trace.core_passes if len(batch) == 1 else True
+
+
+@settings(max_examples=20)
+@given(model=depth_sensitive_models(), rule=rules, max_depth=st.integers(2, 6), data=st.data())
+def test_adaptive_ar_runs_the_adaptive_schedule_of_its_exit_depths(model, rule, max_depth, data):
+    batch = data.draw(prompt_batches(model.config.vocab_size))
+    run = generate_adaptive(model, batch, 4, rule, max_depth=max_depth, stop_tokens=())
+    for b, prompt in enumerate(batch):
+        ran = run.trace.to_schedule(b)
+        assert ran == adaptive_ar_schedule(len(prompt), 4, exit_depths(ran), max_depth)
+
+
+def test_df_fixed_rule_runs_the_declared_schedule():
+    """The fixed rule with headway 1 never meets a stale draft, so the declared schedule is exactly what runs."""
+    cases = []
+
+    @settings(max_examples=25)
+    @given(model=depth_sensitive_models(), kv=kv_policies(), inner=st.integers(1, 3), depth=st.integers(1, 6),
+           cap=st.integers(1, 6), full_prefill=st.booleans(), rightmost=st.booleans(), data=st.data())
+    def check(model, kv, inner, depth, cap, full_prefill, rightmost, data):
+        batch = data.draw(prompt_batches(model.config.vocab_size))
+        n = data.draw(st.integers(1, 6))
+        run = generate_df(model, batch, n, inner=inner, depth=depth, exit=FixedDepth(depth, rightmost),
+                          max_wavefront=cap, full_prefill=full_prefill, kv=kv, stop_tokens=(), max_depth=depth)
+        for b, prompt in enumerate(batch):
+            ran = run.trace.to_schedule(b)
+            declared = df_schedule(len(prompt), n, inner, depth, headway=1, cap=cap, max_depth=depth,
+                                   full_prefill=full_prefill, prefill_depth=depth if full_prefill else None,
+                                   rightmost=rightmost)
+            assert ran == declared
+            assert is_valid(ran, KVSharing.of(kv), deepest_count(inner, depth, cap))
+            cases.append(max((len(t.runs) for t in ran.ticks if not t.prefill), default=0) > 1)
+
+    check()
+    assert sum(cases) >= 0.3 * len(cases), f"the wavefront was wider than one position in {sum(cases)} rows"
+
+
+def test_df_any_rule_runs_the_schedule_of_its_exit_depths():
+    """For any exit rule, knobs and batch, the run is the theory's DF schedule driven by each position's actual
+    exit depth (stale drafts and rule verdicts only decide those depths, never the control flow)."""
+    held = []
+
+    @settings(max_examples=30)
+    @given(model=depth_sensitive_models(), kv=kv_policies(), rule=rules, inner=st.integers(1, 3),
+           cap=st.integers(1, 6), headway=st.integers(1, 3), full_prefill=st.booleans(), max_depth=st.integers(2, 8),
+           data=st.data())
+    def check(model, kv, rule, inner, cap, headway, full_prefill, max_depth, data):
+        batch = data.draw(prompt_batches(model.config.vocab_size))
+        n = data.draw(st.integers(1, 6))
+        run = generate_df(model, batch, n, inner=inner, depth=3, exit=rule, max_wavefront=cap, headway=headway,
+                          full_prefill=full_prefill, max_depth=max_depth, kv=kv, stop_tokens=())
+        for b, prompt in enumerate(batch):
+            ran = run.trace.to_schedule(b)
+            depths = exit_depths(ran)
+            theory = df_schedule(len(prompt), n, inner, depths.__getitem__, headway=headway, cap=cap,
+                                 full_prefill=full_prefill, prefill_depth=3 if full_prefill else None,
+                                 rightmost=rule.rightmost)
+            assert ran == theory
+            assert is_valid(ran, KVSharing.of(kv), deepest_count(inner, max_depth, cap))
+            held.append(any(d > -(-max_depth // inner) * inner for p, d in depths.items() if p >= len(prompt)))
+
+    check()
+    assert any(held), "no example held a forced position on a stale draft"
+
+
+def test_share_last_runs_are_valid_under_share_last():
+    model = random_model(TINY, 0)
+    run = generate_df(model, [[1, 2, 3]], 5, inner=2, depth=4, exit=FixedDepth(4), kv=ShareLast(), stop_tokens=())
+    assert is_valid(run.trace.to_schedule(0), KVSharing.SHARE_LAST)
