@@ -1,5 +1,8 @@
 """Noise schedules for the state noise mixed in at the start of each diffusion-forcing tick.
 
+The formulas are `rdtheory.theory.correspondence`'s; these objects evaluate them for one count (`beta`) or for a
+tensor of counts on the device (`beta_tensor`, the same formula in tensor arithmetic, checked against `beta`).
+
 A schedule maps a position's recurrence count n (recurrences it has already had) to a mixing weight beta in [0, 1].
 `Constant` is the paper's constant baseline, `Dampened` is beta0 / (1 + n) as in Huginn's code, and `Linear` is the
 paper's "linear in steps at each position": beta0 * max(0, 1 - n / depth).
@@ -9,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from rdtheory.theory.correspondence import constant_beta, dampened_beta, linear_beta
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ class NoiseSchedule:
 @dataclass(frozen=True)
 class Constant(NoiseSchedule):
     def beta(self, n: int) -> float:
-        return self.beta0
+        return constant_beta(self.beta0, n)
 
     def beta_tensor(self, n: Tensor) -> Tensor:
         return torch.full(n.shape, self.beta0, dtype=torch.float64, device=n.device)
@@ -43,7 +48,7 @@ class Constant(NoiseSchedule):
 @dataclass(frozen=True)
 class Dampened(NoiseSchedule):
     def beta(self, n: int) -> float:
-        return self.beta0 / (1 + n)
+        return dampened_beta(self.beta0, n)
 
     def beta_tensor(self, n: Tensor) -> Tensor:
         return self.beta0 / (1 + n.to(torch.float64))
@@ -59,7 +64,7 @@ class Linear(NoiseSchedule):
             raise ValueError(f"depth={self.depth} must be >= 1")
 
     def beta(self, n: int) -> float:
-        return self.beta0 * max(0.0, 1.0 - n / self.depth)
+        return linear_beta(self.beta0, self.depth, n)
 
     def beta_tensor(self, n: Tensor) -> Tensor:
         return self.beta0 * (1.0 - n.to(torch.float64) / self.depth).clamp(min=0.0)

@@ -276,3 +276,9 @@ def test_without_prefill_the_prompt_runs_through_the_wavefront(kv):
     assert not run.trace.ticks[0].prefill
     assert run.trace.recurrences(0) == {p: 4 for p in range(6 + 3)}
     assert [c.pos for c in run.trace.commits(0)] == [6, 7, 8, 9]
+
+
+@pytest.mark.parametrize("schedule", [Constant(0.3), Dampened(0.5), Linear(0.4, 6)])
+def test_noise_schedules_on_the_device_follow_the_theory_formulas(schedule):
+    counts = torch.arange(0, 12)
+    assert schedule.beta_tensor(counts).tolist() == pytest.approx([schedule.beta(n) for n in range(12)], abs=1e-15)
