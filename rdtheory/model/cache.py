@@ -102,7 +102,8 @@ class KVCache:
         for row, n in enumerate(lengths):
             if not 0 <= n <= self.max_len:
                 raise ValueError(f"lengths[{row}]={n} must lie in [0, max_len={self.max_len}]")
-            self.depth[row, n:] = 0
+            if self.policy.per_step and n < self.lengths[row]:
+                self.depth[row, n:] = 0
         self.lengths = list(lengths)
 
     # ------------------------------------------------------------------------------------------------ access

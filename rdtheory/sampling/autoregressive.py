@@ -27,6 +27,7 @@ from rdtheory.sampling.batch import (
     stack_rows,
 )
 from rdtheory.sampling.exits import ExitRule, FixedDepth
+from rdtheory.sampling.graphs import GraphCache, bucket_context, use_graphs
 from rdtheory.sampling.tokens import GREEDY, Sampling, pick
 from rdtheory.sampling.trace import Block, Commit, Tick, Trace
 
@@ -44,6 +45,7 @@ def generate_ar(
     init_scale: float = 1.0,
     kv: KVPolicy = ShareLast(),
     continuous_compute: bool = False,
+    graphs: bool | None = None,
 ) -> Generation:
     """Static-depth AR: prefill at depth r, then each new token with exactly r recurrences (r defaults to the
     config's mean_recurrence)."""
@@ -53,7 +55,7 @@ def generate_ar(
     return generate_adaptive(
         model, prompts, max_new_tokens, FixedDepth(depth), max_depth=depth, sampling=sampling,
         stop_tokens=stop_tokens, seed=seed, row_ids=row_ids, init_scale=init_scale, kv=kv,
-        continuous_compute=continuous_compute,
+        continuous_compute=continuous_compute, graphs=graphs,
     )
 
 
@@ -74,10 +76,12 @@ def generate_adaptive(
     init_scale: float = 1.0,
     kv: KVPolicy = ShareLast(),
     continuous_compute: bool = False,
+    graphs: bool | None = None,
 ) -> Generation:
     """Adaptive-depth AR: each token recurs until `exit` fires at a check (steps k >= min_depth with
     k % check_every == 0) or max_depth is reached. The prompt is prefilled at prefill_depth (default max_depth).
-    max_depth defaults to the config's mean_recurrence."""
+    max_depth defaults to the config's mean_recurrence. graphs: replay fixed-depth token steps as CUDA graphs
+    (default: on CUDA devices)."""
     check_model(model)
     max_depth = model.config.mean_recurrence if max_depth is None else max_depth
     prefill_depth = max_depth if prefill_depth is None else prefill_depth
@@ -93,7 +97,7 @@ def generate_adaptive(
     batch = prepare_prompts(model, prompts, max_new_tokens, row_ids)
     stops = check_stop_tokens(model, stop_tokens)
     run = _ARRun(model, batch, max_new_tokens, exit, max_depth, min_depth, check_every, sampling, stops, seed,
-                 init_scale, kv, continuous_compute)
+                 init_scale, kv, continuous_compute, use_graphs(model, graphs))
     return run.generate(prefill_depth)
 
 
@@ -122,7 +126,7 @@ class _ARRun:
 
     def __init__(self, model: RecurrentDepthLM, batch: Prompts, n_new: int, rule: ExitRule, max_depth: int,
                  min_depth: int, check_every: int, sampling: Sampling, stops: frozenset[int], seed: int,
-                 init_scale: float, kv: KVPolicy, continuous: bool) -> None:
+                 init_scale: float, kv: KVPolicy, continuous: bool, graphs: bool) -> None:
         self.model, self.batch, self.n_new, self.rule = model, batch, n_new, rule
         self.max_depth, self.min_depth, self.check_every = max_depth, min_depth, check_every
         self.sampling, self.stops, self.seed, self.init_scale = sampling, stops, seed, init_scale
@@ -134,6 +138,7 @@ class _ARRun:
         self.top: list[list[Tensor]] = [[] for _ in range(b)]
         self.finished = ["length"] * b
         self.done = [n_new == 0] * b
+        self.graphs = GraphCache() if graphs else None
 
     @torch.no_grad()
     def generate(self, prefill_depth: int) -> Generation:
@@ -151,39 +156,64 @@ class _ARRun:
 
     def _prefill(self, depth: int) -> tuple[Tensor, Tensor]:
         state, logits, last = prefill(self.model, self.batch, self.cache, depth, self.init_scale, self.seed, self.trace)
-        return self._commit(state, logits, last, step=0)
+        token = pick(logits, self.sampling, self.seed, self.batch.rows, last)
+        self._commit(state, token, _top(logits[:, 0]), [n - 1 for n in self.batch.lengths])
+        return state, token
 
     def _token(self, step: int, prev_state: Tensor, token: Tensor) -> tuple[Tensor, Tensor]:
         """Generate new token `step` (0 is the prefill's) for every unfinished row."""
         m, batch = self.model, self.batch
-        pos = torch.tensor([n + step - 1 for n in batch.lengths], device=m.device)[:, None]
+        host_pos = [n + step - 1 for n in batch.lengths]
+        pos = torch.tensor(host_pos, device=m.device)[:, None]
         live = torch.tensor([not d for d in self.done], device=m.device)[:, None]
-        kv_len = max(n + step for n, d in zip(batch.lengths, self.done) if not d)
-        chunk = m.chunk(pos, live, kv_len)
-        e = m.embed(token, chunk, self.cache)
-        state = prev_state if self.continuous else m.initial_state(chunk, self.init_scale, self.seed, batch.rows)
-        state, depths = self._recur(state, e, chunk, pos, live, kv_len)
-        logits = m.decode(state, chunk, self.cache)
-        blocks = [Block(b, batch.lengths[b] + step - 1, (1,), depths[b]) for b in range(batch.batch_size)
-                  if depths[b] > 0]
+        kv_len = max(p + 1 for p, d in zip(host_pos, self.done) if not d)
+        if isinstance(self.rule, FixedDepth):
+            # A depth rule needs no device check: it fires at the first scheduled check at or after its depth.
+            depth = self._fixed_exit(self.rule.depth)
+            if self.graphs is not None:
+                kv_len = bucket_context(kv_len, self.cache.max_len)
+            x = dict(token=token, pos=pos, live=live, prev=prev_state)
+
+            def compute(x: dict) -> dict:
+                return self._fixed_token(x, kv_len, depth)
+
+            out = compute(x) if self.graphs is None else self.graphs.run((kv_len, depth), compute, x)
+            state, new_token, top = out["state"], out["token"], out["top"]
+            depths = [0 if d else depth for d in self.done]
+        else:
+            chunk = m.chunk(pos, live, kv_len)
+            e = m.embed(token, chunk, self.cache)
+            start = prev_state if self.continuous else m.initial_state(chunk, self.init_scale, self.seed, batch.rows)
+            state, depths = self._recur(start, e, chunk, pos, live, kv_len)
+            logits = m.decode(state, chunk, self.cache)
+            new_token = pick(logits, self.sampling, self.seed, batch.rows, pos)
+            top = _top(logits[:, 0])
+        blocks = [Block(b, host_pos[b], (1,), depths[b]) for b in range(batch.batch_size) if depths[b] > 0]
         self.trace.ticks.append(Tick(passes=max(depths), blocks=blocks))
-        self.cache.truncate([n + step if not d else self.cache.lengths[b]
-                             for b, (n, d) in enumerate(zip(batch.lengths, self.done))])
-        new_state, new_token = self._commit(state, logits, pos, step)
-        return torch.where(live[..., None], new_state, prev_state), new_token
+        self.cache.truncate([p + 1 if not d else self.cache.lengths[b]
+                             for b, (p, d) in enumerate(zip(host_pos, self.done))])
+        self._commit(state, new_token, top, host_pos)
+        return torch.where(live[..., None], state, prev_state), new_token
+
+    def _fixed_token(self, x: dict, kv_len: int, depth: int) -> dict:
+        """One token at a fixed depth for every live row, as a function of tensors (capturable as a CUDA graph)."""
+        m = self.model
+        chunk = m.chunk(x["pos"], x["live"], kv_len)
+        e = m.embed(x["token"], chunk, self.cache)
+        state = x["prev"] if self.continuous else m.initial_state(chunk, self.init_scale, self.seed, self.batch.rows)
+        for k in range(1, depth + 1):
+            state = torch.where(x["live"][..., None], m.core_step(state, e, chunk, self.cache, k), state)
+        logits = m.decode(state, chunk, self.cache)
+        token = pick(logits, self.sampling, self.seed, self.batch.rows, x["pos"])
+        return dict(state=state, token=token, top=_top(logits[:, 0]))
 
     def _recur(self, state: Tensor, e: Tensor, chunk: Chunk, pos: Tensor, live: Tensor, kv_len: int
                ) -> tuple[Tensor, list[int]]:
-        """Recur until each live row exits; returns the states and each row's depth (0 for finished rows)."""
+        """Recur until each live row's exit rule fires; returns the states and each row's depth (0 for finished
+        rows). One host synchronisation per check."""
         m, rule = self.model, self.rule
         running = live.clone()
         depths = [0] * self.batch.batch_size
-        if isinstance(rule, FixedDepth):
-            # A depth rule needs no device check: it fires at the first scheduled check at or after its depth.
-            fixed = self._fixed_exit(rule.depth)
-            for k in range(1, fixed + 1):
-                state = torch.where(live[..., None], m.core_step(state, e, chunk, self.cache, k), state)
-            return state, [0 if d else fixed for d in self.done]
         memory = rule.start(state, m.config.vocab_size)
         step_chunk = chunk
         for k in range(1, self.max_depth + 1):
@@ -210,20 +240,21 @@ class _ARRun:
         first = max(depth, self.min_depth)
         return min(self.max_depth, -(-first // self.check_every) * self.check_every)
 
-    def _commit(self, state: Tensor, logits: Tensor, pos: Tensor, step: int) -> tuple[Tensor, Tensor]:
-        """Pick each live row's token from its [B, 1] logits; record it, its latent, and stops."""
-        token = pick(logits, self.sampling, self.seed, self.batch.rows, pos)
-        top = logits[:, 0].topk(min(TOP_K, logits.shape[-1]), dim=-1).indices
+    def _commit(self, state: Tensor, token: Tensor, top: Tensor, pos: list[int]) -> None:
+        """Record each live row's token (decoded from position pos[b]), its latent and its ranks, and stops."""
         tick = self.trace.ticks[-1]
-        for b, t in enumerate(token[:, 0].tolist()):
+        for b, t in enumerate(token[:, 0].tolist()):  # the step's one synchronisation
             if self.done[b]:
                 continue
             self.tokens[b].append(t)
-            self.latents[b].append(state[b, 0])
-            self.top[b].append(top[b])
-            tick.commits.append(Commit(b, int(pos[b]) + 1, t))
+            self.latents[b].append(state[b, 0].clone())
+            self.top[b].append(top[b].clone())
+            tick.commits.append(Commit(b, pos[b] + 1, t))
             if t in self.stops:
                 self.done[b], self.finished[b] = True, "stop"
             elif len(self.tokens[b]) == self.n_new:
                 self.done[b] = True
-        return state, token
+
+
+def _top(logits: Tensor) -> Tensor:
+    return logits.topk(min(TOP_K, logits.shape[-1]), dim=-1).indices

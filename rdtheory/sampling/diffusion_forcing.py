@@ -29,6 +29,7 @@ from rdtheory.sampling.batch import (
     stack_rows,
 )
 from rdtheory.sampling.exits import ExitRule, FixedDepth, LatentDiff
+from rdtheory.sampling.graphs import GraphCache, bucket_context, bucket_width, use_graphs
 from rdtheory.sampling.schedules import NO_NOISE, NoiseSchedule
 from rdtheory.sampling.tokens import GREEDY, Sampling, pick
 from rdtheory.sampling.trace import Block, Commit, Tick, Trace
@@ -59,6 +60,7 @@ def generate_df(
     seed: int = 0,
     row_ids: Sequence[int] | None = None,
     kv: KVPolicy = ShareLast(),
+    graphs: bool | None = None,
 ) -> Generation:
     """Diffusion-forcing generation.
 
@@ -70,6 +72,7 @@ def generate_df(
     from their left neighbour's state instead of a fresh one. full_prefill: run the prompt at depth r in parallel
     (otherwise the prompt enters the wavefront). max_depth (default 2r) forces a position out; min_depth is the
     first recurrence count at which the rule is consulted. max_ticks stops the run (finished "max_ticks").
+    graphs: replay each tick as a CUDA graph (default: on CUDA devices); results are the same either way.
     """
     check_model(model)
     depth = model.config.mean_recurrence if depth is None else depth
@@ -91,7 +94,8 @@ def generate_df(
     knobs = dict(inner=inner, depth=depth, exit=exit, cap=max_wavefront, headway=headway, ema=ema, noise=noise,
                  vp=variance_preserving, init_scale=init_scale, continuous=continuous_compute,
                  full_prefill=full_prefill, max_ticks=max_ticks, min_depth=min_depth, max_depth=max_depth,
-                 sampling=sampling, seed=seed, kv=kv, stops=check_stop_tokens(model, stop_tokens))
+                 sampling=sampling, seed=seed, kv=kv, stops=check_stop_tokens(model, stop_tokens),
+                 graphs=use_graphs(model, graphs))
     return _DFRun(model, batch, max_new_tokens, knobs).generate()
 
 
@@ -128,6 +132,7 @@ class _DFRun:
         self.top: list[list[Tensor]] = [[] for _ in range(b)]
         self.lengths = batch.lengths_tensor()
         self.stops = torch.tensor(sorted(knobs["stops"]), dtype=torch.long, device=dev)
+        self.graphs = GraphCache() if knobs["graphs"] else None
         if n_new > 0:
             slots = max(knobs["depth"], deepest_count(knobs["inner"], knobs["max_depth"], knobs["cap"]))
             self.cache = KVCache(model.config, knobs["kv"], b, max(n + n_new - 1 for n in batch.lengths), slots,
@@ -180,42 +185,64 @@ class _DFRun:
         self.fresh = torch.ones(b, width, dtype=torch.bool, device=dev)
         self.z = torch.zeros(b, width, h, dtype=m.dtype, device=dev)
         self.e_prev = torch.zeros_like(self.z)
-        self.memory: tuple[Tensor, ...] = ()
+        self.memory = self.rule.start(self.z, m.config.vocab_size)
 
     # ------------------------------------------------------------------------------------------------ one tick
 
     def _tick(self) -> None:
-        m, k, rule, dev = self.model, self.k, self.rule, self.model.device
-        inner = k["inner"]
-        heads = torch.tensor([f.head for f in self.fronts], device=dev)
-        widths = torch.tensor([0 if f.done else f.width for f in self.fronts], device=dev)
-        w = self.inputs.shape[1]
-        idx = torch.arange(w, device=dev)
-        valid = idx < widths[:, None]
-        pos = heads[:, None] + idx
-        kv_len = max(f.head + f.width for f in self.fronts if not f.done)
-        chunk = m.chunk(pos, valid, kv_len)
-        p = m.embed(self.inputs, chunk, self.cache)
-        fresh = self.fresh[..., None]
-        if k["continuous"] and self.carry is not None:
-            start = self.carry.expand_as(p)
+        dev, k = self.model.device, self.k
+        live = [f for f in self.fronts if not f.done]
+        kv_len = max(f.head + f.width for f in live)
+        if self.graphs is not None:
+            kv_len = bucket_context(kv_len, self.cache.max_len)
+        inputs = dict(
+            inputs=self.inputs, counts=self.counts, draws=self.draws, fresh=self.fresh, z=self.z, e_prev=self.e_prev,
+            memory=self.memory, carry=self.z[:, :1] if self.carry is None else self.carry,
+            heads=torch.tensor([f.head for f in self.fronts], device=dev),
+            widths=torch.tensor([0 if f.done else f.width for f in self.fronts], device=dev),
+            budget=torch.tensor([f.budget for f in self.fronts], device=dev),
+        )
+        use_carry = k["continuous"] and self.carry is not None
+
+        def compute(x: dict) -> dict:
+            return self._compute(x, kv_len, use_carry)
+
+        if self.graphs is None:
+            out = compute(inputs)
         else:
-            start = m.initial_state(chunk, k["init_scale"], k["seed"], self.batch.rows)
-        z = torch.where(fresh, start, self.z)
-        started = rule.start(z, m.config.vocab_size)
-        memory = tuple(torch.where(_expand(self.fresh, s), s, old) for s, old in zip(started, self.memory)) \
-            if self.memory else started
-        e = p if k["ema"] == 0 else torch.where(fresh, p, p + k["ema"] * (self.e_prev - p))
-        draws = self.draws + 1
+            out = self.graphs.run((self.inputs.shape[1], kv_len, use_carry), compute, inputs)
+        packed = out["packed"].tolist()  # the tick's one synchronisation
+        self._record(packed, out["z"], out["top"], self.inputs.shape[1])
+        self._advance(out["z"], out["e"], out["memory"], out["counts"], out["draws"], out["predicted"], out["exits"],
+                      out["pos"])
+
+    def _compute(self, x: dict, kv_len: int, use_carry: bool) -> dict:
+        """Everything a tick does on the device, as a function of tensors (capturable as one CUDA graph)."""
+        m, k, rule = self.model, self.k, self.rule
+        inner = k["inner"]
+        w = x["inputs"].shape[1]
+        idx = torch.arange(w, device=m.device)
+        valid = idx < x["widths"][:, None]
+        pos = x["heads"][:, None] + idx
+        chunk = m.chunk(pos, valid, kv_len)
+        p = m.embed(x["inputs"], chunk, self.cache)
+        fresh = x["fresh"][..., None]
+        start = x["carry"].expand_as(p) if use_carry else m.initial_state(chunk, k["init_scale"], k["seed"],
+                                                                            self.batch.rows)
+        z = torch.where(fresh, start, x["z"])
+        memory = tuple(torch.where(_expand(x["fresh"], s), s, old)
+                       for s, old in zip(rule.start(z, m.config.vocab_size), x["memory"]))
+        e = p if k["ema"] == 0 else torch.where(fresh, p, p + k["ema"] * (x["e_prev"] - p))
+        draws = x["draws"] + 1
         if k["noise"].active:
             eps = m.initial_state(chunk, k["init_scale"], k["seed"], self.batch.rows, draw=draws)
-            beta = k["noise"].beta_tensor(self.counts)[..., None].to(z.dtype)
+            beta = k["noise"].beta_tensor(x["counts"])[..., None].to(z.dtype)
             z = torch.sqrt(1 - beta) * z + torch.sqrt(beta) * eps if k["vp"] else (1 - beta) * z + beta * eps
         for i in range(inner):
-            z = m.core_step(z, e, chunk, self.cache, self.counts + (i + 1) if k["kv"].per_step else 1)
+            z = m.core_step(z, e, chunk, self.cache, x["counts"] + (i + 1) if k["kv"].per_step else 1)
         logits = m.decode(z, chunk, self.cache)
         predicted = pick(logits, k["sampling"], k["seed"], self.batch.rows, pos)
-        counts = self.counts + inner
+        counts = x["counts"] + inner
         if isinstance(rule, FixedDepth):
             verdict = counts >= rule.depth
         else:
@@ -225,13 +252,12 @@ class _DFRun:
             due = counts >= k["min_depth"]
             memory = tuple(torch.where(_expand(due, new), new, old) for new, old in zip(checked, memory))
         converged = (verdict & (counts >= k["min_depth"])) | (counts >= k["max_depth"])
-        budget = torch.tensor([f.budget for f in self.fronts], device=dev)
         draft = pos >= self.lengths[:, None]
-        exits, stop = exit_prefix(converged, valid, self.inputs, predicted, draft, pos + 1 >= self.lengths[:, None],
-                                  budget, self.stops, rule.rightmost)
-        packed = torch.cat([exits[:, None], stop[:, None].long(), self.counts, predicted], dim=-1).tolist()
-        self._record(packed, z, _top(logits), w)  # the tick's one synchronisation is the .tolist() above
-        self._advance(z, e, memory, counts, draws, predicted, exits, pos)
+        exits, stop = exit_prefix(converged, valid, x["inputs"], predicted, draft, pos + 1 >= self.lengths[:, None],
+                                  x["budget"], self.stops, rule.rightmost)
+        packed = torch.cat([exits[:, None], stop[:, None].long(), x["counts"], predicted], dim=-1)
+        return dict(packed=packed, z=z, e=e, memory=memory, counts=counts, draws=draws, predicted=predicted,
+                    exits=exits, pos=pos, top=_top(logits))
 
     def _record(self, packed: list[list[int]], z: Tensor, top: Tensor, w: int) -> None:
         """Apply the decision on the host: commits, latents and the trace."""
@@ -244,8 +270,8 @@ class _DFRun:
             tick.blocks.append(Block(b, f.head, tuple(n + 1 for n in before[: f.width]), self.k["inner"]))
             for p in range(max(f.head, f.prompt_len - 1), f.head + exits):
                 tick.commits.append(Commit(b, p + 1, predicted[p - f.head]))
-                self.latents[b].append(z[b, p - f.head])
-                self.top[b].append(top[b, p - f.head])
+                self.latents[b].append(z[b, p - f.head].clone())
+                self.top[b].append(top[b, p - f.head].clone())
             f.commit(exits, stop, predicted)
         self.trace.ticks.append(tick)
 
@@ -259,6 +285,8 @@ class _DFRun:
             if f.plan_append(k["cap"], k["headway"])[2]:
                 self.trace.ticks[-1].standing.append(row)
         new_w = max([f.width for f in self.fronts if not f.done], default=0)
+        if self.graphs is not None:
+            new_w = bucket_width(new_w)
         j = torch.arange(new_w, device=dev)[None]
         kept_t = torch.tensor(kept, device=dev)[:, None]
         src = (j + exits[:, None]).clamp(max=max(w - 1, 0))

@@ -7,29 +7,68 @@ Re-exports only; every name is defined in its module.
 
 from rdtheory.theory.convergence import committed_error_bound, fixed_point_distance, window_error_bound
 from rdtheory.theory.correspondence import (
-    constant_beta, dampened_beta, diffusion_time, ema_embeddings, ema_impulse_response, ema_step_response,
-    levels_rise_to_the_right, linear_beta, mix, mixed_variance, mixing_weights, noise_level, tick_counts,
+    constant_beta,
+    dampened_beta,
+    diffusion_time,
+    ema_embeddings,
+    ema_impulse_response,
+    ema_step_response,
+    levels_rise_to_the_right,
+    linear_beta,
+    mix,
+    mixed_variance,
+    mixing_weights,
+    noise_level,
+    tick_counts,
     tick_noise_levels,
 )
 from rdtheory.theory.counters import Counters, counters, pass_counters, tick_counters
 from rdtheory.theory.decoding import (
-    DecodingComparison, compare_decoding, decode_widths, decoding_premises, first_parallel_pass_end,
-    fixed_rule_entry_tick, fixed_rule_exit_tick, fixed_rule_has_parallel_pass, theorem_4_4, ticks_per_token,
+    DecodingComparison,
+    compare_decoding,
+    decode_widths,
+    decoding_premises,
+    first_parallel_pass_end,
+    fixed_rule_entry_tick,
+    fixed_rule_exit_tick,
+    fixed_rule_has_parallel_pass,
+    theorem_4_4,
+    ticks_per_token,
     tokens_never_behind,
 )
 from rdtheory.theory.grid import Cell, Span, ceil_div
 from rdtheory.theory.limits import pass_limit, same_passes, tick_limit
 from rdtheory.theory.overhead import (
-    decode_flops, decode_serial_passes, fixed_rule_speedup, flop_ratio, ideal_speedup, paper_flop_ratio,
+    decode_flops,
+    decode_serial_passes,
+    fixed_rule_speedup,
+    flop_ratio,
+    ideal_speedup,
+    paper_flop_ratio,
     schedule_flop_ratio,
 )
 from rdtheory.theory.prefill import (
-    Scaling, attention_pairs, depth_at_least_as_fast, depth_preferred_probability, depth_schedule,
-    lognormal_tail, prefill_cost, prefill_time, throughput_ratio, width_mask, width_per_time_ratio,
+    Scaling,
+    attention_pairs,
+    depth_at_least_as_fast,
+    depth_preferred_probability,
+    depth_schedule,
+    lognormal_tail,
+    prefill_cost,
+    prefill_time,
+    throughput_ratio,
+    width_mask,
+    width_per_time_ratio,
     width_schedule,
 )
 from rdtheory.theory.schedule import (
-    ExitDepths, Schedule, ScheduleTick, adaptive_ar_schedule, ar_schedule, df_schedule, exit_depths_of,
+    ExitDepths,
+    Schedule,
+    ScheduleTick,
+    adaptive_ar_schedule,
+    ar_schedule,
+    df_schedule,
+    exit_depths_of,
 )
 from rdtheory.theory.timing import Timed, TimeModel
 from rdtheory.theory.toy import ScalarToy, ToyRun
