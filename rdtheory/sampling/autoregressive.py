@@ -30,6 +30,7 @@ from rdtheory.sampling.exits import ExitRule, FixedDepth
 from rdtheory.sampling.graphs import GraphCache, bucket_context, use_graphs
 from rdtheory.sampling.tokens import GREEDY, Sampling, pick
 from rdtheory.sampling.trace import Block, Commit, Tick, Trace
+from rdtheory.sampling.workspace import Workspace
 
 
 def generate_ar(
@@ -46,6 +47,7 @@ def generate_ar(
     kv: KVPolicy = ShareLast(),
     continuous_compute: bool = False,
     graphs: bool | None = None,
+    workspace: Workspace | None = None,
 ) -> Generation:
     """Static-depth AR: prefill at depth r, then each new token with exactly r recurrences (r defaults to the
     config's mean_recurrence)."""
@@ -55,7 +57,7 @@ def generate_ar(
     return generate_adaptive(
         model, prompts, max_new_tokens, FixedDepth(depth), max_depth=depth, sampling=sampling,
         stop_tokens=stop_tokens, seed=seed, row_ids=row_ids, init_scale=init_scale, kv=kv,
-        continuous_compute=continuous_compute, graphs=graphs,
+        continuous_compute=continuous_compute, graphs=graphs, workspace=workspace,
     )
 
 
@@ -77,11 +79,12 @@ def generate_adaptive(
     kv: KVPolicy = ShareLast(),
     continuous_compute: bool = False,
     graphs: bool | None = None,
+    workspace: Workspace | None = None,
 ) -> Generation:
     """Adaptive-depth AR: each token recurs until `exit` fires at a check (steps k >= min_depth with
     k % check_every == 0) or max_depth is reached. The prompt is prefilled at prefill_depth (default max_depth).
     max_depth defaults to the config's mean_recurrence. graphs: replay fixed-depth token steps as CUDA graphs
-    (default: on CUDA devices)."""
+    (default: on CUDA devices). workspace: reuse KV caches and graphs across calls."""
     check_model(model)
     max_depth = model.config.mean_recurrence if max_depth is None else max_depth
     prefill_depth = max_depth if prefill_depth is None else prefill_depth
@@ -97,7 +100,7 @@ def generate_adaptive(
     batch = prepare_prompts(model, prompts, max_new_tokens, row_ids)
     stops = check_stop_tokens(model, stop_tokens)
     run = _ARRun(model, batch, max_new_tokens, exit, max_depth, min_depth, check_every, sampling, stops, seed,
-                 init_scale, kv, continuous_compute, use_graphs(model, graphs))
+                 init_scale, kv, continuous_compute, use_graphs(model, graphs), workspace)
     return run.generate(prefill_depth)
 
 
@@ -126,7 +129,8 @@ class _ARRun:
 
     def __init__(self, model: RecurrentDepthLM, batch: Prompts, n_new: int, rule: ExitRule, max_depth: int,
                  min_depth: int, check_every: int, sampling: Sampling, stops: frozenset[int], seed: int,
-                 init_scale: float, kv: KVPolicy, continuous: bool, graphs: bool) -> None:
+                 init_scale: float, kv: KVPolicy, continuous: bool, graphs: bool,
+                 workspace: Workspace | None) -> None:
         self.model, self.batch, self.n_new, self.rule = model, batch, n_new, rule
         self.max_depth, self.min_depth, self.check_every = max_depth, min_depth, check_every
         self.sampling, self.stops, self.seed, self.init_scale = sampling, stops, seed, init_scale
@@ -138,14 +142,21 @@ class _ARRun:
         self.top: list[list[Tensor]] = [[] for _ in range(b)]
         self.finished = ["length"] * b
         self.done = [n_new == 0] * b
-        self.graphs = GraphCache() if graphs else None
+        self.use_graphs, self.workspace = graphs, workspace
+        self.graphs: GraphCache | None = None
+        # Everything a captured step depends on besides its tensor inputs: part of every graph's key.
+        self.signature = (rule, max_depth, min_depth, check_every, sampling, seed, init_scale, kv, continuous, b)
 
     @torch.no_grad()
     def generate(self, prefill_depth: int) -> Generation:
         if self.n_new > 0:
-            self.cache = KVCache(self.model.config, self.kv, self.batch.batch_size,
-                                 max(n + self.n_new - 1 for n in self.batch.lengths),
-                                 max(self.max_depth, prefill_depth), self.model.dtype, self.model.device)
+            args = (self.kv, self.batch.batch_size, max(n + self.n_new - 1 for n in self.batch.lengths),
+                    max(self.max_depth, prefill_depth))
+            if self.workspace is not None:
+                self.cache, self.graphs = self.workspace.get(*args, self.use_graphs)
+            else:
+                self.cache = KVCache(self.model.config, *args, self.model.dtype, self.model.device)
+                self.graphs = GraphCache() if self.use_graphs else None
             state, token = self._prefill(prefill_depth)
             for step in range(1, self.n_new):
                 if all(self.done):
@@ -172,12 +183,12 @@ class _ARRun:
             depth = self._fixed_exit(self.rule.depth)
             if self.graphs is not None:
                 kv_len = bucket_context(kv_len, self.cache.max_len)
-            x = dict(token=token, pos=pos, live=live, prev=prev_state)
+            x = dict(token=token, pos=pos, live=live, prev=prev_state, rows=batch.rows)
 
             def compute(x: dict) -> dict:
                 return self._fixed_token(x, kv_len, depth)
 
-            out = compute(x) if self.graphs is None else self.graphs.run((kv_len, depth), compute, x)
+            out = compute(x) if self.graphs is None else self.graphs.run((self.signature, kv_len, depth), compute, x)
             state, new_token, top = out["state"], out["token"], out["top"]
             depths = [0 if d else depth for d in self.done]
         else:
@@ -200,11 +211,11 @@ class _ARRun:
         m = self.model
         chunk = m.chunk(x["pos"], x["live"], kv_len)
         e = m.embed(x["token"], chunk, self.cache)
-        state = x["prev"] if self.continuous else m.initial_state(chunk, self.init_scale, self.seed, self.batch.rows)
+        state = x["prev"] if self.continuous else m.initial_state(chunk, self.init_scale, self.seed, x["rows"])
         for k in range(1, depth + 1):
             state = torch.where(x["live"][..., None], m.core_step(state, e, chunk, self.cache, k), state)
         logits = m.decode(state, chunk, self.cache)
-        token = pick(logits, self.sampling, self.seed, self.batch.rows, x["pos"])
+        token = pick(logits, self.sampling, self.seed, x["rows"], x["pos"])
         return dict(state=state, token=token, top=_top(logits[:, 0]))
 
     def _recur(self, state: Tensor, e: Tensor, chunk: Chunk, pos: Tensor, live: Tensor, kv_len: int

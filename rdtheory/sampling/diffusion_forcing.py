@@ -34,6 +34,7 @@ from rdtheory.sampling.schedules import NO_NOISE, NoiseSchedule
 from rdtheory.sampling.tokens import GREEDY, Sampling, pick
 from rdtheory.sampling.trace import Block, Commit, Tick, Trace
 from rdtheory.sampling.wavefront import RowFront, exit_prefix
+from rdtheory.sampling.workspace import Workspace
 
 
 def generate_df(
@@ -61,6 +62,7 @@ def generate_df(
     row_ids: Sequence[int] | None = None,
     kv: KVPolicy = ShareLast(),
     graphs: bool | None = None,
+    workspace: Workspace | None = None,
 ) -> Generation:
     """Diffusion-forcing generation.
 
@@ -73,6 +75,7 @@ def generate_df(
     (otherwise the prompt enters the wavefront). max_depth (default 2r) forces a position out; min_depth is the
     first recurrence count at which the rule is consulted. max_ticks stops the run (finished "max_ticks").
     graphs: replay each tick as a CUDA graph (default: on CUDA devices); results are the same either way.
+    workspace: reuse KV caches and graphs across calls (see `rdtheory.sampling.workspace`).
     """
     check_model(model)
     depth = model.config.mean_recurrence if depth is None else depth
@@ -96,7 +99,7 @@ def generate_df(
                  full_prefill=full_prefill, max_ticks=max_ticks, min_depth=min_depth, max_depth=max_depth,
                  sampling=sampling, seed=seed, kv=kv, stops=check_stop_tokens(model, stop_tokens),
                  graphs=use_graphs(model, graphs))
-    return _DFRun(model, batch, max_new_tokens, knobs).generate()
+    return _DFRun(model, batch, max_new_tokens, knobs, workspace).generate()
 
 
 def tick_bound(prompt_len: int, n_new: int, inner: int, max_depth: int, full_prefill: bool) -> int:
@@ -121,7 +124,8 @@ def deepest_count(inner: int, max_depth: int, cap: int) -> int:
 class _DFRun:
     """One generation. Device tensors are [B, W]-aligned with each row's wavefront (index 0 is its head)."""
 
-    def __init__(self, model: RecurrentDepthLM, batch: Prompts, n_new: int, knobs: dict) -> None:
+    def __init__(self, model: RecurrentDepthLM, batch: Prompts, n_new: int, knobs: dict,
+                 workspace: Workspace | None) -> None:
         self.model, self.batch, self.n_new, self.k = model, batch, n_new, knobs
         self.rule: ExitRule = knobs["exit"]
         dev, b = model.device, batch.batch_size
@@ -132,11 +136,17 @@ class _DFRun:
         self.top: list[list[Tensor]] = [[] for _ in range(b)]
         self.lengths = batch.lengths_tensor()
         self.stops = torch.tensor(sorted(knobs["stops"]), dtype=torch.long, device=dev)
-        self.graphs = GraphCache() if knobs["graphs"] else None
+        # Everything a captured tick depends on besides its tensor inputs: part of every graph's key.
+        self.signature = (tuple(sorted(knobs.items())), b)
+        self.graphs: GraphCache | None = None
         if n_new > 0:
             slots = max(knobs["depth"], deepest_count(knobs["inner"], knobs["max_depth"], knobs["cap"]))
-            self.cache = KVCache(model.config, knobs["kv"], b, max(n + n_new - 1 for n in batch.lengths), slots,
-                                 model.dtype, dev)
+            max_len = max(n + n_new - 1 for n in batch.lengths)
+            if workspace is not None:
+                self.cache, self.graphs = workspace.get(knobs["kv"], b, max_len, slots, knobs["graphs"])
+            else:
+                self.cache = KVCache(model.config, knobs["kv"], b, max_len, slots, model.dtype, dev)
+                self.graphs = GraphCache() if knobs["graphs"] else None
 
     @torch.no_grad()
     def generate(self) -> Generation:
@@ -201,6 +211,7 @@ class _DFRun:
             heads=torch.tensor([f.head for f in self.fronts], device=dev),
             widths=torch.tensor([0 if f.done else f.width for f in self.fronts], device=dev),
             budget=torch.tensor([f.budget for f in self.fronts], device=dev),
+            rows=self.batch.rows, lengths=self.lengths, stops=self.stops,
         )
         use_carry = k["continuous"] and self.carry is not None
 
@@ -210,7 +221,7 @@ class _DFRun:
         if self.graphs is None:
             out = compute(inputs)
         else:
-            out = self.graphs.run((self.inputs.shape[1], kv_len, use_carry), compute, inputs)
+            out = self.graphs.run((self.signature, self.inputs.shape[1], kv_len, use_carry), compute, inputs)
         packed = out["packed"].tolist()  # the tick's one synchronisation
         self._record(packed, out["z"], out["top"], self.inputs.shape[1])
         self._advance(out["z"], out["e"], out["memory"], out["counts"], out["draws"], out["predicted"], out["exits"],
@@ -228,20 +239,20 @@ class _DFRun:
         p = m.embed(x["inputs"], chunk, self.cache)
         fresh = x["fresh"][..., None]
         start = x["carry"].expand_as(p) if use_carry else m.initial_state(chunk, k["init_scale"], k["seed"],
-                                                                            self.batch.rows)
+                                                                            x["rows"])
         z = torch.where(fresh, start, x["z"])
         memory = tuple(torch.where(_expand(x["fresh"], s), s, old)
                        for s, old in zip(rule.start(z, m.config.vocab_size), x["memory"]))
         e = p if k["ema"] == 0 else torch.where(fresh, p, p + k["ema"] * (x["e_prev"] - p))
         draws = x["draws"] + 1
         if k["noise"].active:
-            eps = m.initial_state(chunk, k["init_scale"], k["seed"], self.batch.rows, draw=draws)
+            eps = m.initial_state(chunk, k["init_scale"], k["seed"], x["rows"], draw=draws)
             beta = k["noise"].beta_tensor(x["counts"])[..., None].to(z.dtype)
             z = torch.sqrt(1 - beta) * z + torch.sqrt(beta) * eps if k["vp"] else (1 - beta) * z + beta * eps
         for i in range(inner):
             z = m.core_step(z, e, chunk, self.cache, x["counts"] + (i + 1) if k["kv"].per_step else 1)
         logits = m.decode(z, chunk, self.cache)
-        predicted = pick(logits, k["sampling"], k["seed"], self.batch.rows, pos)
+        predicted = pick(logits, k["sampling"], k["seed"], x["rows"], pos)
         counts = x["counts"] + inner
         if isinstance(rule, FixedDepth):
             verdict = counts >= rule.depth
@@ -252,9 +263,9 @@ class _DFRun:
             due = counts >= k["min_depth"]
             memory = tuple(torch.where(_expand(due, new), new, old) for new, old in zip(checked, memory))
         converged = (verdict & (counts >= k["min_depth"])) | (counts >= k["max_depth"])
-        draft = pos >= self.lengths[:, None]
-        exits, stop = exit_prefix(converged, valid, x["inputs"], predicted, draft, pos + 1 >= self.lengths[:, None],
-                                  x["budget"], self.stops, rule.rightmost)
+        draft = pos >= x["lengths"][:, None]
+        exits, stop = exit_prefix(converged, valid, x["inputs"], predicted, draft, pos + 1 >= x["lengths"][:, None],
+                                  x["budget"], x["stops"], rule.rightmost)
         packed = torch.cat([exits[:, None], stop[:, None].long(), x["counts"], predicted], dim=-1)
         return dict(packed=packed, z=z, e=e, memory=memory, counts=counts, draws=draws, predicted=predicted,
                     exits=exits, pos=pos, top=_top(logits))

@@ -102,3 +102,24 @@ def ar_limit(inner: int, depth: int, exit: ExitRule, max_wavefront: int, headway
     if df_continuous != ar_continuous:
         return ARLimit(False, "continuous compute differs between the two samplers")
     return ARLimit(True, "one position per tick, r recurrences, committed at once; EMA and noise cannot act")
+
+
+@dataclass(frozen=True)
+class TopKVerdict:
+    """Low-precision comparison of two runs of one row: the first divergent token (None if none) and whether, there,
+    each side's token is among the other's top-k (vLLM's rule; comparison stops at the first divergence)."""
+
+    compared: int
+    first_divergence: int | None
+    ok: bool
+
+
+def top_k_rule(a: Generation, b: Generation, row: int = 0, k: int = 5) -> TopKVerdict:
+    ta, tb = a.tokens[row], b.tokens[row]
+    i = first_divergence(ta, tb)
+    if i is None:
+        return TopKVerdict(len(ta), None, True)
+    if i >= min(len(ta), len(tb)):
+        return TopKVerdict(i, i, False)
+    ok = ta[i] in b.top[row][i, :k].tolist() and tb[i] in a.top[row][i, :k].tolist()
+    return TopKVerdict(i, i, ok)

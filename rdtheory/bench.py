@@ -1,0 +1,134 @@
+"""Full-scale generation speed on the GPU (python -m rdtheory.bench), against the memory-bandwidth roofline.
+
+Huginn-0125 shape, random weights, bf16, prompts of 64 tokens, 48 new tokens: AR at r = 32; diffusion forcing with
+the fixed rule (r' = 4, headway 1) and with LatentDiff(0.03) (the paper's defaults); the fixed rule batched at
+B = 1, 8, 32. For each: tokens per second (median of timed runs after a warm-up run that captures the graphs),
+ticks and core passes, the bytes the cost model says the run must move, and the achieved bandwidth as a fraction
+of the datasheet's and of the measured copy bandwidth. Eager runs (no CUDA graphs) are timed once for reference.
+"""
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+PROMPT, NEW_TOKENS, REPEATS = 64, 48, 3
+
+
+def prompts(batch: int, length: int, vocab: int) -> list[list[int]]:
+    return [[(7919 * (b + 1) * (i + 3)) % vocab for i in range(length)] for b in range(batch)]
+
+
+def cases(model: Any) -> dict[str, tuple[int, Callable[..., Any]]]:
+    """name -> (batch, run(workspace, graphs))."""
+    from rdtheory.sampling.autoregressive import generate_ar
+    from rdtheory.sampling.diffusion_forcing import generate_df
+    from rdtheory.sampling.exits import FixedDepth, LatentDiff
+
+    common = dict(init_scale=0.0, stop_tokens=())
+
+    def ar(batch: int) -> Callable[..., Any]:
+        return lambda ws, g: generate_ar(model, prompts(batch, PROMPT, 65_000), NEW_TOKENS, 32, workspace=ws,
+                                         graphs=g, **common)
+
+    def df(batch: int, exit: Any) -> Callable[..., Any]:
+        return lambda ws, g: generate_df(model, prompts(batch, PROMPT, 65_000), NEW_TOKENS, inner=4, depth=32,
+                                         exit=exit, max_wavefront=128, headway=1, workspace=ws, graphs=g, **common)
+
+    return {
+        "AR r=32": (1, ar(1)),
+        "DF fixed r'=4": (1, df(1, FixedDepth(32))),
+        "DF LatentDiff(0.03) r'=4": (1, df(1, LatentDiff(0.03))),
+        "DF fixed r'=4 B=8": (8, df(8, FixedDepth(32))),
+        "DF fixed r'=4 B=32": (32, df(32, FixedDepth(32))),
+    }
+
+
+def measure_case(model: Any, run: Callable[..., Any], batch: int, eager: bool) -> dict[str, Any]:
+    import torch
+
+    from rdtheory.costs.counts import total_flops, total_traffic
+    from rdtheory.costs.hardware import get_hardware
+    from rdtheory.costs.roofline import generation_time_s
+    from rdtheory.costs.workload import passes_from_trace
+    from rdtheory.sampling.workspace import Workspace
+
+    workspace = Workspace(model)
+    start = time.perf_counter()
+    out = run(workspace, True)
+    torch.cuda.synchronize()
+    cold_s = time.perf_counter() - start
+    times = []
+    for _ in range(REPEATS):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        out = run(workspace, True)
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    seconds = sorted(times)[len(times) // 2]
+    eager_s = None
+    if eager:
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        run(None, False)
+        torch.cuda.synchronize()
+        eager_s = time.perf_counter() - start
+    passes = passes_from_trace(out.trace)
+    traffic = total_traffic(model.config, passes, "bfloat16")
+    h100 = get_hardware("H100 SXM")
+    tokens = sum(len(t) for t in out.tokens)
+    graphs = sum(len(g) for _, g in workspace.entries.values() if g is not None)
+    workspace.clear()
+    return {
+        "batch": batch, "tokens": tokens, "seconds": seconds, "runs_s": times, "cold_s": cold_s, "eager_s": eager_s,
+        "tokens_per_s": tokens / seconds, "ticks": out.trace.n_ticks, "core_passes": out.trace.core_passes,
+        "tokens_forwarded": out.trace.tokens_forwarded, "bytes": traffic.total_bytes, "flops": total_flops(model.config,
+                                                                                                     passes),
+        "roofline_s": generation_time_s(model.config, h100, passes),
+        "achieved_bytes_per_s": traffic.total_bytes / seconds, "graphs": graphs,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    parser.add_argument("--only", nargs="*", help="case names to run (default: all)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from rdtheory.costs.environment import ceilings, environment
+    from rdtheory.costs.hardware import get_hardware
+    from rdtheory.costs.measure import random_huginn
+
+    record: dict[str, Any] = {"kind": "generation_speed", "environment": environment(), "ceilings": ceilings(),
+                              "prompt": PROMPT, "new_tokens": NEW_TOKENS, "repeats": REPEATS, "cases": {}}
+    datasheet = get_hardware("H100 SXM").bandwidth_bytes_per_s
+    model = random_huginn(torch.bfloat16)
+    with torch.no_grad():
+        for name, (batch, run) in cases(model).items():
+            if args.only and name not in args.only:
+                continue
+            result = measure_case(model, run, batch, eager=batch == 1 and "LatentDiff" not in name)
+            result["fraction_of_datasheet_bandwidth"] = result["achieved_bytes_per_s"] / datasheet
+            result["fraction_of_copy_bandwidth"] = result["achieved_bytes_per_s"] / record["ceilings"][
+                "copy_bytes_per_s"]
+            record["cases"][name] = result
+            print(f"{name:28s} {result['tokens_per_s']:8.1f} tok/s  {result['ticks']:4d} ticks  "
+                  f"{result['fraction_of_datasheet_bandwidth']:.2f} of datasheet bandwidth  "
+                  f"(eager {result['eager_s']}, cold {result['cold_s']:.2f} s)", flush=True)
+    ar, df = record["cases"].get("AR r=32"), record["cases"].get("DF fixed r'=4")
+    if ar and df:
+        record["df_over_ar"] = df["tokens_per_s"] / ar["tokens_per_s"]
+    b1, b8 = record["cases"].get("DF fixed r'=4"), record["cases"].get("DF fixed r'=4 B=8")
+    if b1 and b8:
+        record["b8_over_b1"] = b8["tokens_per_s"] / b1["tokens_per_s"]
+    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    print(json.dumps({k: record.get(k) for k in ("df_over_ar", "b8_over_b1")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
