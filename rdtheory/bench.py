@@ -91,10 +91,37 @@ def measure_case(model: Any, run: Callable[..., Any], batch: int, eager: bool) -
     }
 
 
+def profile_case(model: Any, run: Callable[..., Any], path: Path) -> dict[str, Any]:
+    """One warm generation under torch.profiler: GPU-busy time against wall time, and the top kernels and host
+    operations (written as a table to `path`)."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from rdtheory.sampling.workspace import Workspace
+
+    workspace = Workspace(model)
+    run(workspace, True)
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        start = time.perf_counter()
+        run(workspace, True)
+        torch.cuda.synchronize()
+        wall = time.perf_counter() - start
+    events = prof.key_averages()
+    gpu_s = sum(e.self_device_time_total for e in events) / 1e6
+    table = events.table(sort_by="self_device_time_total", row_limit=25) + "\n" + \
+        events.table(sort_by="self_cpu_time_total", row_limit=25)
+    path.write_text(table)
+    workspace.clear()
+    return {"wall_s": wall, "gpu_busy_s": gpu_s, "gpu_busy_fraction": gpu_s / wall}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.add_argument("--only", nargs="*", help="case names to run (default: all)")
+    parser.add_argument("--profile", nargs="*", default=[], help="case names to profile (tables beside --out)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the sandwich blocks")
     args = parser.parse_args(argv)
 
     import torch
@@ -107,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
                               "prompt": PROMPT, "new_tokens": NEW_TOKENS, "repeats": REPEATS, "cases": {}}
     datasheet = get_hardware("H100 SXM").bandwidth_bytes_per_s
     model = random_huginn(torch.bfloat16)
+    record["compiled_blocks"] = args.compile
+    if args.compile:
+        model.compile_blocks()
     with torch.no_grad():
         for name, (batch, run) in cases(model).items():
             if args.only and name not in args.only:
@@ -116,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
             result["fraction_of_copy_bandwidth"] = result["achieved_bytes_per_s"] / record["ceilings"][
                 "copy_bytes_per_s"]
             record["cases"][name] = result
+            if name in args.profile:
+                table = args.out.with_name(f"{args.out.stem}_profile_{len(record['cases'])}.txt")
+                result["profile"] = profile_case(model, run, table) | {"table": table.name}
+                print(f"  profile: {result['profile']}", flush=True)
             print(f"{name:28s} {result['tokens_per_s']:8.1f} tok/s  {result['ticks']:4d} ticks  "
                   f"{result['fraction_of_datasheet_bandwidth']:.2f} of datasheet bandwidth  "
                   f"(eager {result['eager_s']}, cold {result['cold_s']:.2f} s)", flush=True)

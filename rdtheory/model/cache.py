@@ -129,19 +129,19 @@ class KVCache:
 
 
 class SlotAccess:
-    """Writes to and reads from one slot for every entry of the chunk."""
+    """Writes to and reads from one slot for every entry of the chunk. Holds the slot's key and value tensors
+    (views into the cache), not its index, so that compiled code sees every slot as the same kind of input."""
 
     def __init__(self, cache: KVCache, slot: int) -> None:
-        self.cache, self.slot = cache, slot
+        self.k, self.v, self.trash = cache.k[slot], cache.v[slot], cache.trash
 
     def exchange(self, k: Tensor, v: Tensor, chunk: Chunk) -> tuple[Tensor, Tensor, Tensor]:
-        c = self.cache
-        rows = torch.arange(c.batch_size, device=k.device)[:, None]
-        where = c.write_index(chunk)
-        c.k[self.slot][rows, :, where] = k.transpose(1, 2)
-        c.v[self.slot][rows, :, where] = v.transpose(1, 2)
+        rows = torch.arange(k.shape[0], device=k.device)[:, None]
+        where = torch.where(chunk.valid, chunk.pos, self.trash)
+        self.k[rows, :, where] = k.transpose(1, 2)
+        self.v[rows, :, where] = v.transpose(1, 2)
         n = chunk.kv_len
-        return c.k[self.slot, :, :, :n], c.v[self.slot, :, :, :n], c.visible(chunk)
+        return self.k[:, :, :n], self.v[:, :, :n], chunk.cache_mask
 
 
 class PerStepAccess:

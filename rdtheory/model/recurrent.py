@@ -7,6 +7,8 @@ Huginn's state-dict names (`transformer.wte`, `transformer.prelude.{i}`, `transf
 `transformer.core_block.{j}`, `transformer.coda.{i}`, `transformer.ln_f`, `lm_head`).
 """
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -14,6 +16,7 @@ from rdtheory.config import ModelConfig
 from rdtheory.model.cache import KVCache
 from rdtheory.model.layers import (
     Chunk,
+    KVAccess,
     RMSNorm,
     SandwichBlock,
     compute_dtype,
@@ -47,8 +50,16 @@ class RecurrentDepthLM(nn.Module):
         if config.tie_embeddings:
             self.lm_head.weight = self.transformer.wte.weight
         self._rotary: dict[tuple[torch.device, torch.dtype], Tensor] = {}
+        self._block = _run_block
         if self.lm_head.weight.device.type != "meta":
             self.reset_parameters()
+
+    def compile_blocks(self, enabled: bool = True) -> "RecurrentDepthLM":
+        """Run every sandwich block through one `torch.compile`d function, which fuses each block's elementwise
+        work (norms, rotary, bias, gating, residuals) into few kernels; shapes it has seen reuse its code. Numerics
+        change only by rounding. Pass False to return to eager blocks."""
+        self._block = _compiled_block() if enabled else _run_block
+        return self
 
     def reset_parameters(self) -> None:
         init_huginn_weights(self, self.config)
@@ -92,7 +103,7 @@ class RecurrentDepthLM(nn.Module):
         """Scaled token embedding followed by the prelude: ids [B, W] -> e [B, W, h]."""
         x = self.transformer.wte(ids) * self.config.embed_scale
         for i, block in enumerate(self.transformer.prelude):
-            x = block(x, chunk, None if cache is None else cache.prelude(i))
+            x = self._block(block, x, chunk, None if cache is None else cache.prelude(i))
         return x
 
     def core_step(
@@ -102,14 +113,14 @@ class RecurrentDepthLM(nn.Module):
         index this application produces (per entry as a [B, W] tensor, or one int); it addresses PerStep slots."""
         x = self.transformer.adapter(torch.cat([state, embeds], dim=-1))
         for j, block in enumerate(self.transformer.core_block):
-            x = block(x, chunk, None if cache is None else cache.core(j, step))
+            x = self._block(block, x, chunk, None if cache is None else cache.core(j, step))
         return x
 
     def decode(self, state: Tensor, chunk: Chunk, cache: KVCache | None = None) -> Tensor:
         """ln_f, coda, ln_f, head: state [B, W, h] -> logits [B, W, V] in float32 (float64 for float64 models)."""
         x = self.transformer.ln_f(state)
         for i, block in enumerate(self.transformer.coda):
-            x = block(x, chunk, None if cache is None else cache.coda(i))
+            x = self._block(block, x, chunk, None if cache is None else cache.coda(i))
         x = self.transformer.ln_f(x)
         return self.lm_head(x).to(compute_dtype(self.dtype))
 
@@ -138,3 +149,16 @@ class RecurrentDepthLM(nn.Module):
         for k in range(1, depth + 1):
             state = self.core_step(state, e, chunk, step=k)
         return self.decode(state, chunk), state
+
+
+def _run_block(block: SandwichBlock, x: Tensor, chunk: Chunk, kv: KVAccess | None) -> Tensor:
+    return block(x, chunk, kv)
+
+
+_COMPILED: list = []
+
+
+def _compiled_block() -> Callable[..., Tensor]:
+    if not _COMPILED:
+        _COMPILED.append(torch.compile(_run_block))
+    return _COMPILED[0]
