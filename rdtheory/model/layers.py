@@ -50,19 +50,19 @@ def rotary_table(config: ModelConfig, dtype: torch.dtype = torch.float32) -> Ten
     return table[None, :, None].to(dtype)
 
 
-def rotations(table: Tensor) -> Tensor:
-    """cos + i sin from a [..., D/2, 2] table of cos and sin (complex64 for float32, complex128 for float64)."""
-    return torch.view_as_complex(table.contiguous())
-
-
 def apply_rotary(x: Tensor, rot: Tensor) -> Tensor:
     """Rotate interleaved pairs (x[2i], x[2i+1]) as complex numbers: (a, b) -> (a cos - b sin, b cos + a sin).
 
-    x: [..., D]; rot: complex cos + i sin broadcastable to [..., D/2], computed in the compute dtype.
+    x: [..., D]; rot: [..., D/2, 2] (cos, sin) broadcastable to x's pairs, in the compute dtype. Eager code
+    multiplies complex views (fewer kernels); compiled code spells the product out, which the compiler fuses.
     """
-    real = torch.float64 if rot.dtype == torch.complex128 else torch.float32
-    pairs = torch.view_as_complex(x.to(real).unflatten(-1, (-1, 2)).contiguous())
-    return torch.view_as_real(pairs * rot).flatten(-2).to(x.dtype)
+    pairs = x.to(rot.dtype).unflatten(-1, (-1, 2))
+    if torch.compiler.is_compiling():
+        a, b, cos, sin = pairs[..., 0], pairs[..., 1], rot[..., 0], rot[..., 1]
+        rotated = torch.stack([a * cos - b * sin, b * cos + a * sin], dim=-1)
+    else:
+        rotated = torch.view_as_real(torch.view_as_complex(pairs.contiguous()) * torch.view_as_complex(rot))
+    return rotated.flatten(-2).to(x.dtype)
 
 
 @dataclass
@@ -70,7 +70,7 @@ class Chunk:
     """The positions one forward call processes: row b, column w holds absolute position pos[b, w].
 
     pos: [B, W] long, valid: [B, W] bool; query_pos equals pos where valid and NO_POSITION elsewhere;
-    rot: [B, W, 1, head_dim/2] complex rotary factors at pos; kv_len: how many cached positions attention reads.
+    rot: [B, W, 1, head_dim/2, 2] rotary cos and sin at pos; kv_len: how many cached positions attention reads.
     The masks are computed once per chunk and shared by every layer: self_mask [B, 1, W, W] for attention within
     the chunk, cache_mask [B, 1, W, kv_len] for attention over cached positions (key l visible iff l <= pos).
     """
@@ -98,7 +98,7 @@ class KVAccess(Protocol):
 
 
 def make_chunk(pos: Tensor, valid: Tensor, rot_table: Tensor, kv_len: int) -> Chunk:
-    """A chunk at positions pos [B, W] (rot_table: complex rotary factors by position [block_size, D/2]).
+    """A chunk at positions pos [B, W] (rot_table: cos and sin by position, [block_size, D/2, 2]).
 
     Padding sits at NO_POSITION: it sees every key (so no softmax row is empty) and no real query sees it."""
     safe = torch.where(valid, pos, 0)
@@ -107,7 +107,7 @@ def make_chunk(pos: Tensor, valid: Tensor, rot_table: Tensor, kv_len: int) -> Ch
         pos=safe,
         valid=valid,
         query_pos=query_pos,
-        rot=rot_table[safe][:, :, None, :],
+        rot=rot_table[safe][:, :, None],
         kv_len=kv_len,
         self_mask=query_pos[:, None, None, :] <= query_pos[:, None, :, None],
         cache_mask=torch.arange(kv_len, device=pos.device) <= query_pos[:, None, :, None],

@@ -23,7 +23,6 @@ from rdtheory.model.layers import (
     init_huginn_weights,
     make_chunk,
     rotary_table,
-    rotations,
 )
 from rdtheory.model.noise import initial_states
 
@@ -90,11 +89,10 @@ class RecurrentDepthLM(nn.Module):
         return make_chunk(pos, valid, self.rotations(pos.device), kv_len)
 
     def rotations(self, device: torch.device) -> Tensor:
-        """Complex rotary factors for every position, [block_size, head_dim/2], in the compute precision."""
+        """Rotary cos and sin for every position, [block_size, head_dim/2, 2], in the compute precision."""
         key = (device, compute_dtype(self.dtype))
         if key not in self._rotary:
-            table = rotary_table(self.config, torch.float64)[0, :, 0].to(device=device, dtype=key[1])
-            self._rotary[key] = rotations(table)
+            self._rotary[key] = rotary_table(self.config, torch.float64)[0, :, 0].to(device=device, dtype=key[1])
         return self._rotary[key]
 
     # --------------------------------------------------------------------------------------------------- stages

@@ -7,7 +7,7 @@ writing the cache, so rows never see each other's deeper keys), and stop a row a
 `max_new_tokens`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
 import torch
 from torch import Tensor
@@ -27,7 +27,7 @@ from rdtheory.sampling.batch import (
     stack_rows,
 )
 from rdtheory.sampling.exits import ExitRule, FixedDepth
-from rdtheory.sampling.graphs import GraphCache, bucket_context, use_graphs
+from rdtheory.sampling.graphs import GraphCache, Stager, bucket_context, use_graphs
 from rdtheory.sampling.tokens import GREEDY, Sampling, pick
 from rdtheory.sampling.trace import Block, Commit, Tick, Trace
 from rdtheory.sampling.workspace import Workspace
@@ -105,23 +105,35 @@ def generate_adaptive(
 
 
 def prefill(model: RecurrentDepthLM, batch: Prompts, cache: KVCache, depth: int, init_scale: float, seed: int,
-            trace: Trace) -> tuple[Tensor, Tensor, Tensor]:
+            trace: Trace, graphs: GraphCache | None = None, signature: Hashable = None
+            ) -> tuple[Tensor, Tensor, Tensor]:
     """Run every prompt position through `depth` recurrences in one parallel pass (writing all its keys), record
     the tick, and return each row's last-position state [B, 1, h], logits [B, 1, V] and position [B, 1]."""
-    lengths = batch.lengths_tensor()
-    pos = torch.arange(batch.ids.shape[1], device=model.device).expand_as(batch.ids)
-    chunk = model.chunk(pos, pos < lengths[:, None], kv_len=batch.ids.shape[1])
-    e = model.embed(batch.ids, chunk, cache)
-    state = model.initial_state(chunk, init_scale, seed, batch.rows)
+    x = dict(ids=batch.ids, lengths=batch.lengths_t, rows=batch.rows)
+
+    def compute(x: dict) -> dict:
+        return _prefill(model, cache, depth, init_scale, seed, x)
+
+    key = (signature, "prefill", tuple(batch.ids.shape), depth)
+    out = compute(x) if graphs is None else graphs.run(key, compute, x)
+    blocks = [Block(b, 0, (1,) * n, depth) for b, n in enumerate(batch.lengths)]
+    trace.ticks.append(Tick(passes=depth, blocks=blocks, prefill=True))
+    cache.truncate(list(batch.lengths))
+    return out["state"], out["logits"], out["last"]
+
+
+def _prefill(model: RecurrentDepthLM, cache: KVCache, depth: int, init_scale: float, seed: int, x: dict) -> dict:
+    ids, lengths = x["ids"], x["lengths"]
+    pos = torch.arange(ids.shape[1], device=model.device).expand_as(ids)
+    chunk = model.chunk(pos, pos < lengths[:, None], kv_len=ids.shape[1])
+    e = model.embed(ids, chunk, cache)
+    state = model.initial_state(chunk, init_scale, seed, x["rows"])
     for k in range(1, depth + 1):
         state = model.core_step(state, e, chunk, cache, k)
     logits = model.decode(state, chunk, cache)
     last = (lengths - 1)[:, None]
-    take = torch.arange(batch.batch_size, device=model.device)[:, None], last
-    blocks = [Block(b, 0, (1,) * n, depth) for b, n in enumerate(batch.lengths)]
-    trace.ticks.append(Tick(passes=depth, blocks=blocks, prefill=True))
-    cache.truncate(list(batch.lengths))
-    return state[take], logits[take], last
+    take = torch.arange(ids.shape[0], device=model.device)[:, None], last
+    return dict(state=state[take], logits=logits[take], last=last)
 
 
 class _ARRun:
@@ -143,6 +155,7 @@ class _ARRun:
         self.finished = ["length"] * b
         self.done = [n_new == 0] * b
         self.use_graphs, self.workspace = graphs, workspace
+        self.stage = Stager(model.device)
         self.graphs: GraphCache | None = None
         # Everything a captured step depends on besides its tensor inputs: part of every graph's key.
         self.signature = (rule, max_depth, min_depth, check_every, sampling, seed, init_scale, kv, continuous, b)
@@ -166,7 +179,8 @@ class _ARRun:
         return Generation(self.tokens, latents, stack_rows(self.top, TOP_K, torch.long), self.finished, self.trace)
 
     def _prefill(self, depth: int) -> tuple[Tensor, Tensor]:
-        state, logits, last = prefill(self.model, self.batch, self.cache, depth, self.init_scale, self.seed, self.trace)
+        state, logits, last = prefill(self.model, self.batch, self.cache, depth, self.init_scale, self.seed, self.trace,
+                                      self.graphs, self.signature)
         token = pick(logits, self.sampling, self.seed, self.batch.rows, last)
         self._commit(state, token, _top(logits[:, 0]), [n - 1 for n in self.batch.lengths])
         return state, token
@@ -175,8 +189,8 @@ class _ARRun:
         """Generate new token `step` (0 is the prefill's) for every unfinished row."""
         m, batch = self.model, self.batch
         host_pos = [n + step - 1 for n in batch.lengths]
-        pos = torch.tensor(host_pos, device=m.device)[:, None]
-        live = torch.tensor([not d for d in self.done], device=m.device)[:, None]
+        staged = self.stage("token", [host_pos, [int(not d) for d in self.done]])
+        pos, live = staged[0][:, None], staged[1][:, None].bool()
         kv_len = max(p + 1 for p, d in zip(host_pos, self.done) if not d)
         if isinstance(self.rule, FixedDepth):
             # A depth rule needs no device check: it fires at the first scheduled check at or after its depth.

@@ -38,18 +38,17 @@ class Generation:
 
 @dataclass
 class Prompts:
-    """ids [B, P_max] right-padded with 0; lengths: P_b; rows [B]: each row's noise key."""
+    """ids [B, P_max] right-padded with 0; lengths: P_b (and on the device, lengths_t); rows [B]: each row's noise
+    key."""
 
     ids: Tensor
     lengths: list[int]
+    lengths_t: Tensor
     rows: Tensor
 
     @property
     def batch_size(self) -> int:
         return len(self.lengths)
-
-    def lengths_tensor(self) -> Tensor:
-        return torch.tensor(self.lengths, device=self.ids.device)
 
 
 def check_model(model: RecurrentDepthLM) -> None:
@@ -107,7 +106,8 @@ def prepare_prompts(
     ids = torch.zeros(len(rows), width, dtype=torch.long)
     for b, r in enumerate(rows):
         ids[b, : len(r)] = torch.tensor(r)
-    return Prompts(ids.to(device), [len(r) for r in rows], torch.tensor(row_ids, device=device))
+    lengths = [len(r) for r in rows]
+    return Prompts(ids.to(device), lengths, torch.tensor(lengths, device=device), torch.tensor(row_ids, device=device))
 
 
 def check_stop_tokens(model: RecurrentDepthLM, stop_tokens: Sequence[int] | None) -> frozenset[int]:

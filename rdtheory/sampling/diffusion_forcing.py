@@ -29,7 +29,7 @@ from rdtheory.sampling.batch import (
     stack_rows,
 )
 from rdtheory.sampling.exits import ExitRule, FixedDepth, LatentDiff
-from rdtheory.sampling.graphs import GraphCache, bucket_context, bucket_width, use_graphs
+from rdtheory.sampling.graphs import GraphCache, Stager, bucket_context, bucket_width, use_graphs
 from rdtheory.sampling.schedules import NO_NOISE, NoiseSchedule
 from rdtheory.sampling.tokens import GREEDY, Sampling, pick
 from rdtheory.sampling.trace import Block, Commit, Tick, Trace
@@ -134,11 +134,12 @@ class _DFRun:
                                     for n in batch.lengths)
         self.latents: list[list[Tensor]] = [[] for _ in range(b)]
         self.top: list[list[Tensor]] = [[] for _ in range(b)]
-        self.lengths = batch.lengths_tensor()
+        self.lengths = batch.lengths_t
         self.stops = torch.tensor(sorted(knobs["stops"]), dtype=torch.long, device=dev)
         # Everything a captured tick depends on besides its tensor inputs: part of every graph's key.
         self.signature = (tuple(sorted(knobs.items())), b)
         self.graphs: GraphCache | None = None
+        self.stage = Stager(dev)
         if n_new > 0:
             slots = max(knobs["depth"], deepest_count(knobs["inner"], knobs["max_depth"], knobs["cap"]))
             max_len = max(n + n_new - 1 for n in batch.lengths)
@@ -171,7 +172,8 @@ class _DFRun:
             self.fronts = [RowFront(n, 0, 0, 0, n, done=True) for n in batch.lengths]
             width, first_tokens = 0, torch.zeros(b, 0, dtype=torch.long, device=dev)
         elif k["full_prefill"]:
-            state, logits, pos = prefill(m, batch, self.cache, k["depth"], k["init_scale"], k["seed"], self.trace)
+            state, logits, pos = prefill(m, batch, self.cache, k["depth"], k["init_scale"], k["seed"], self.trace,
+                                         self.graphs, self.signature)
             first = pick(logits, k["sampling"], k["seed"], batch.rows, pos)
             top = _top(logits)[:, 0]
             self.fronts = [RowFront(n, self.n_new, n, 1, n, committed=[t]) for n, t in
@@ -200,18 +202,18 @@ class _DFRun:
     # ------------------------------------------------------------------------------------------------ one tick
 
     def _tick(self) -> None:
-        dev, k = self.model.device, self.k
+        k = self.k
         live = [f for f in self.fronts if not f.done]
         kv_len = max(f.head + f.width for f in live)
         if self.graphs is not None:
             kv_len = bucket_context(kv_len, self.cache.max_len)
+        heads, widths, budget = self.stage("tick", [[f.head for f in self.fronts],
+                                                    [0 if f.done else f.width for f in self.fronts],
+                                                    [f.budget for f in self.fronts]])
         inputs = dict(
             inputs=self.inputs, counts=self.counts, draws=self.draws, fresh=self.fresh, z=self.z, e_prev=self.e_prev,
-            memory=self.memory, carry=self.z[:, :1] if self.carry is None else self.carry,
-            heads=torch.tensor([f.head for f in self.fronts], device=dev),
-            widths=torch.tensor([0 if f.done else f.width for f in self.fronts], device=dev),
-            budget=torch.tensor([f.budget for f in self.fronts], device=dev),
-            rows=self.batch.rows, lengths=self.lengths, stops=self.stops,
+            memory=self.memory, carry=self.z[:, :1] if self.carry is None else self.carry, heads=heads,
+            widths=widths, budget=budget, rows=self.batch.rows, lengths=self.lengths, stops=self.stops,
         )
         use_carry = k["continuous"] and self.carry is not None
 
@@ -224,8 +226,7 @@ class _DFRun:
             out = self.graphs.run((self.signature, self.inputs.shape[1], kv_len, use_carry), compute, inputs)
         packed = out["packed"].tolist()  # the tick's one synchronisation
         self._record(packed, out["z"], out["top"], self.inputs.shape[1])
-        self._advance(out["z"], out["e"], out["memory"], out["counts"], out["draws"], out["predicted"], out["exits"],
-                      out["pos"])
+        self._advance(out)
 
     def _compute(self, x: dict, kv_len: int, use_carry: bool) -> dict:
         """Everything a tick does on the device, as a function of tensors (capturable as one CUDA graph)."""
@@ -286,11 +287,9 @@ class _DFRun:
             f.commit(exits, stop, predicted)
         self.trace.ticks.append(tick)
 
-    def _advance(self, z: Tensor, e: Tensor, memory: tuple[Tensor, ...], counts: Tensor, draws: Tensor,
-                 predicted: Tensor, exits: Tensor, pos: Tensor) -> None:
-        """Move each row's tensors so index 0 is its new head, update drafts, and lay out appended positions."""
-        m, k, dev = self.model, self.k, self.model.device
-        b, w = self.inputs.shape
+    def _advance(self, out: dict) -> None:
+        """Plan what enters each row (host integers), then move the state on the device."""
+        k, w = self.k, self.inputs.shape[1]
         kept = [f.width for f in self.fronts]
         for row, f in enumerate(self.fronts):
             if f.plan_append(k["cap"], k["headway"])[2]:
@@ -298,32 +297,52 @@ class _DFRun:
         new_w = max([f.width for f in self.fronts if not f.done], default=0)
         if self.graphs is not None:
             new_w = bucket_width(new_w)
+        plan = self.stage("advance", [kept, [f.head for f in self.fronts], [max(x - 1, 0) for x in self.old_widths]])
+        x = dict(out=out, plan=plan, inputs=self.inputs, rows=self.batch.rows, lengths=self.lengths,
+                 ids=self.batch.ids)
+
+        def move(x: dict) -> dict:
+            return self._move(x, new_w)
+
+        if self.graphs is None:
+            moved = move(x)
+        else:
+            moved = self.graphs.run((self.signature, "advance", w, new_w, self.batch.ids.shape[1]), move, x)
+        self.inputs, self.counts, self.draws, self.fresh = moved["inputs"], moved["counts"], moved["draws"], \
+            moved["fresh"]
+        self.z, self.e_prev, self.memory, self.carry = moved["z"], moved["e_prev"], moved["memory"], moved["carry"]
+
+    def _move(self, x: dict, new_w: int) -> dict:
+        """Shift each row's tensors so index 0 is its new head, replace drafts by this tick's predictions, and lay
+        out the appended positions (prompt tokens, then the first draft, then fillers)."""
+        out, dev = x["out"], self.model.device
+        kept, heads, last = x["plan"][0][:, None], x["plan"][1][:, None], x["plan"][2]
+        b, w = x["inputs"].shape
+        rows = torch.arange(b, device=dev)
         j = torch.arange(new_w, device=dev)[None]
-        kept_t = torch.tensor(kept, device=dev)[:, None]
-        src = (j + exits[:, None]).clamp(max=max(w - 1, 0))
-        is_new = j >= kept_t
-        # Drafts are replaced by this tick's predictions: position i's draft is what i-1 decoded.
+        src = (j + out["exits"][:, None]).clamp(max=max(w - 1, 0))
+        is_new = j >= kept
+        predicted = out["predicted"]
         left = torch.cat([predicted[:, :1], predicted[:, :-1]], dim=-1)
-        draft = pos >= self.lengths[:, None]
-        updated = torch.where(draft & (torch.arange(w, device=dev) > 0), left, self.inputs)
-        heads = torch.tensor([f.head for f in self.fronts], device=dev)[:, None]
+        draft = out["pos"] >= x["lengths"][:, None]
+        updated = torch.where(draft & (torch.arange(w, device=dev) > 0), left, x["inputs"])
         new_pos = heads + j
-        last = torch.tensor([max(x - 1, 0) for x in self.old_widths], device=dev)
-        first_new = predicted[torch.arange(b, device=dev), last][:, None]
-        filler = (keyed_uniform(k["seed"], Stream.PLACEHOLDER, self.batch.rows, new_pos, 0, 1)[..., 0]
-                  * m.config.vocab_size).long()
-        in_prompt = new_pos.clamp(max=self.batch.ids.shape[1] - 1)
-        from_prompt = self.batch.ids[torch.arange(b, device=dev)[:, None], in_prompt]
-        appended = torch.where(new_pos < self.lengths[:, None], from_prompt,
-                               torch.where(j == kept_t, first_new, filler))
-        self.inputs = torch.where(is_new, appended, _gather(updated, src))
-        self.counts = torch.where(is_new, 0, _gather(counts, src))
-        self.draws = torch.where(is_new, 0, _gather(draws, src))
-        self.fresh = is_new
-        self.carry = z[torch.arange(b, device=dev), last][:, None]
-        self.z = _gather(z, src)
-        self.e_prev = _gather(e, src)
-        self.memory = tuple(_gather(t, src) for t in memory)
+        first_new = predicted[rows, last][:, None]
+        if self.k["headway"] > 1:
+            filler = (keyed_uniform(self.k["seed"], Stream.PLACEHOLDER, x["rows"], new_pos, 0, 1)[..., 0]
+                      * self.model.config.vocab_size).long()
+        else:
+            filler = first_new.expand_as(new_pos)  # never used: one position enters per tick
+        from_prompt = x["ids"][rows[:, None], new_pos.clamp(max=x["ids"].shape[1] - 1)]
+        appended = torch.where(new_pos < x["lengths"][:, None], from_prompt,
+                               torch.where(j == kept, first_new, filler))
+        return dict(
+            inputs=torch.where(is_new, appended, _gather(updated, src)),
+            counts=torch.where(is_new, 0, _gather(out["counts"], src)),
+            draws=torch.where(is_new, 0, _gather(out["draws"], src)),
+            fresh=is_new, carry=out["z"][rows, last][:, None], z=_gather(out["z"], src),
+            e_prev=_gather(out["e"], src), memory=tuple(_gather(t, src) for t in out["memory"]),
+        )
 
 
 def _top(logits: Tensor) -> Tensor:

@@ -64,3 +64,24 @@ class GraphCache:
             outputs = fn(static)
         self.pool = graph.pool()
         return static, outputs, graph
+
+
+class Stager:
+    """Host integers to the device without a stream synchronisation: a copy from pageable memory waits for the
+    device to drain, a non-blocking copy from pinned memory does not. One pinned buffer per purpose; a buffer is
+    rewritten only after the caller has synchronised with the device since its last copy (each sampler tick does)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.buffers: dict[str, Tensor] = {}
+
+    def __call__(self, purpose: str, rows: list[list[int]]) -> Tensor:
+        """rows: k lists of B ints -> a [k, B] long tensor on the device."""
+        host = torch.tensor(rows, dtype=torch.long)
+        if self.device.type != "cuda":
+            return host.to(self.device)
+        buffer = self.buffers.get(purpose)
+        if buffer is None or buffer.shape != host.shape:
+            buffer = self.buffers[purpose] = torch.empty(host.shape, dtype=torch.long, pin_memory=True)
+        buffer.copy_(host)
+        return buffer.to(self.device, non_blocking=True)

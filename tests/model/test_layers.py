@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rdtheory import TINY, RecurrentDepthLM
-from rdtheory.model.layers import RMSNorm, apply_rotary, rotary_table, rotations
+from rdtheory.model.layers import RMSNorm, apply_rotary, rotary_table
 from rdtheory.testing.models import random_model
 from rdtheory.testing.strategies import model_configs
 
@@ -77,7 +77,7 @@ def test_forward_equals_the_specification(config, seed, depth, length):
 def test_rotary_is_interleaved_not_rotate_half():
     x = torch.randn(1, 3, 2, 8, dtype=torch.float64)
     table = rotary_table(TINY.replace(n_embd=32, n_heads=4), torch.float64)[0, :3, 0]
-    ours = apply_rotary(x, rotations(table)[None, :, None])
+    ours = apply_rotary(x, table[None, :, None])
     angle = torch.arange(3, dtype=torch.float64)[:, None] * 50_000.0 ** (-torch.arange(0, 8, 2) / 8)
     cos, sin = angle.cos()[None, :, None], angle.sin()[None, :, None]
     a, b = x[..., 0::2], x[..., 1::2]
@@ -85,6 +85,8 @@ def test_rotary_is_interleaved_not_rotate_half():
     torch.testing.assert_close(ours, expected)
     half = torch.cat([x[..., :4] * cos - x[..., 4:] * sin, x[..., 4:] * cos + x[..., :4] * sin], -1)
     assert not torch.allclose(ours, half)
+    compiled = torch.compile(apply_rotary, backend="eager")(x, table[None, :, None])  # the spelled-out product
+    torch.testing.assert_close(compiled, expected)
 
 
 def test_rotary_table_layout_matches_freqs_cis():
