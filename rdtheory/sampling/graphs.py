@@ -39,7 +39,6 @@ def bucket_context(n: int, limit: int, step: int = 256) -> int:
 class GraphCache:
     def __init__(self) -> None:
         self.graphs: dict[Hashable, tuple[Tree, Tree, torch.cuda.CUDAGraph]] = {}
-        self.pool: Any = None
 
     def __len__(self) -> int:
         return len(self.graphs)
@@ -59,10 +58,11 @@ class GraphCache:
         with torch.cuda.stream(side):  # warm-up: lazy initialisation must not happen during capture
             fn(static)
         torch.cuda.current_stream().wait_stream(side)
+        # Each graph gets its own memory pool: graphs sharing a pool may only be replayed in capture order, and a
+        # sampler replays them in whatever order its wavefront widths come.
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self.pool):
+        with torch.cuda.graph(graph):
             outputs = fn(static)
-        self.pool = graph.pool()
         return static, outputs, graph
 
 
