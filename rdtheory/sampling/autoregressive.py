@@ -171,10 +171,13 @@ class _ARRun:
                 self.cache = KVCache(self.model.config, *args, self.model.dtype, self.model.device)
                 self.graphs = GraphCache() if self.use_graphs else None
             state, token = self._prefill(prefill_depth)
-            for step in range(1, self.n_new):
-                if all(self.done):
-                    break
-                state, token = self._token(step, state, token)
+            if self.graphs is not None and isinstance(self.rule, FixedDepth):
+                self._pipelined(state, token)
+            else:
+                for step in range(1, self.n_new):
+                    if all(self.done):
+                        break
+                    state, token = self._token(step, state, token)
         latents = stack_rows(self.latents, self.model.config.n_embd, self.model.dtype)
         return Generation(self.tokens, latents, stack_rows(self.top, TOP_K, torch.long), self.finished, self.trace)
 
@@ -219,6 +222,48 @@ class _ARRun:
                              for b, (p, d) in enumerate(zip(host_pos, self.done))])
         self._commit(state, new_token, top, host_pos)
         return torch.where(live[..., None], state, prev_state), new_token
+
+    def _pipelined(self, state: Tensor, token: Tensor) -> None:
+        """Fixed depth with graphs: launch token t + 1 (its input token never leaves the device) before reading
+        token t back, so the host's bookkeeping overlaps the device's work. A row that ends at token t has already
+        been launched for t + 1; that step's results are dropped and it is not in the trace."""
+        pending = None
+        for step in range(1, self.n_new):
+            if all(self.done):
+                break
+            launched = self._launch(step, state, token)
+            if pending is not None:
+                self._land(pending)
+            state, token, pending = launched["next_state"], launched["token"], launched
+        if pending is not None:
+            self._land(pending)
+
+    def _launch(self, step: int, prev_state: Tensor, token: Tensor) -> dict:
+        batch = self.batch
+        host_pos = [n + step - 1 for n in batch.lengths]
+        live_list = [not d for d in self.done]
+        staged = self.stage("token", [host_pos, [int(v) for v in live_list]])
+        pos, live = staged[0][:, None], staged[1][:, None].bool()
+        depth = self._fixed_exit(self.rule.depth)
+        kv_len = bucket_context(max(p + 1 for p, v in zip(host_pos, live_list) if v), self.cache.max_len)
+        x = dict(token=token, pos=pos, live=live, prev=prev_state, rows=batch.rows)
+
+        def compute(x: dict) -> dict:
+            return self._fixed_token(x, kv_len, depth)
+
+        out = self.graphs.run((self.signature, kv_len, depth), compute, x)
+        state = out["state"].clone()  # the next replay of this graph overwrites its outputs
+        return dict(host_pos=host_pos, live=live_list, depth=depth, state=state, token=out["token"].clone(),
+                    top=out["top"].clone(), next_state=torch.where(live[..., None], state, prev_state))
+
+    def _land(self, p: dict) -> None:
+        ran = [p["live"][b] and not self.done[b] for b in range(self.batch.batch_size)]
+        if not any(ran):
+            return
+        blocks = [Block(b, p["host_pos"][b], (1,), p["depth"]) for b in range(self.batch.batch_size) if ran[b]]
+        self.trace.ticks.append(Tick(passes=p["depth"], blocks=blocks))
+        self.cache.truncate([q + 1 if r else self.cache.lengths[b] for b, (q, r) in enumerate(zip(p["host_pos"], ran))])
+        self._commit(p["state"], p["token"], p["top"], p["host_pos"])
 
     def _fixed_token(self, x: dict, kv_len: int, depth: int) -> dict:
         """One token at a fixed depth for every live row, as a function of tensors (capturable as a CUDA graph)."""

@@ -78,3 +78,15 @@ def test_graph_keys_separate_knobs(fake_graphs):
 def test_buckets():
     assert [bucket_width(n) for n in (1, 2, 3, 5, 8, 9)] == [1, 2, 4, 8, 8, 16]
     assert [bucket_context(n, 1000) for n in (1, 256, 257, 999)] == [256, 256, 512, 1000]
+
+
+def test_pipelined_ar_drops_the_step_after_a_stop(fake_graphs):
+    model = random_model(TINY, 4)
+    prompts = [[1, 2, 3], [4, 5, 6, 7]]
+    free = autoregressive.generate_ar(model, prompts, 10, 3, graphs=False, stop_tokens=())
+    stop = free.tokens[0][2]
+    eager = autoregressive.generate_ar(model, prompts, 10, 3, graphs=False, stop_tokens=[stop])
+    graphed = autoregressive.generate_ar(model, prompts, 10, 3, graphs=True, stop_tokens=[stop])
+    assert graphed.tokens == eager.tokens and graphed.finished == eager.finished
+    assert graphed.trace.ticks == eager.trace.ticks
+    assert_same_latents(graphed.latents, eager.latents, 1e-9)
