@@ -1,0 +1,79 @@
+"""Train the shipped looped model (python -m rdtheory.training.train --out DIR): reproducible from a seed.
+
+AdamW (lr 1e-3, betas 0.9/0.95, weight decay 0.1 on matrices), linear warm-up then cosine decay to a tenth,
+gradient clipping at 1, batches of fresh programs of 3-8 assignments. Writes a Huginn-layout checkpoint (config.json,
+model.safetensors), the vocabulary (tokenizer.json) and the training log (training.json) to DIR.
+"""
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import torch
+
+from rdtheory.model.checkpoint import save_pretrained
+from rdtheory.model.recurrent import RecurrentDepthLM
+from rdtheory.training.recipe import LOOPED_TINY, batch_tensors, loss_at_depth, sample_depth, teacher_forced_accuracy
+from rdtheory.training.task import VOCAB, dataset, example
+
+HELD_OUT_SEED = 10_007  # evaluation programs; training draws from seed + step streams
+
+
+def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float = 1e-3, log_every: int = 250) -> dict:
+    torch.manual_seed(seed)
+    model = RecurrentDepthLM(LOOPED_TINY).to(device).train()
+    decay = [p for p in model.parameters() if p.dim() > 1]
+    rest = [p for p in model.parameters() if p.dim() <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
+                            lr=lr, betas=(0.9, 0.95))
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1)))))
+    rng = random.Random(seed)
+    held_out = dataset(HELD_OUT_SEED, 256)
+    log, start = [], time.time()
+    for step in range(steps):
+        examples = [example(rng, rng.randint(3, 8), 3) for _ in range(batch)]
+        ids, valid, targets = batch_tensors(examples, device)
+        nograd, grad = sample_depth(rng, LOOPED_TINY.mean_recurrence, LOOPED_TINY.mean_backprop_depth)
+        loss = loss_at_depth(model, ids, valid, targets, nograd, grad, seed=seed * 1_000_003 + step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        schedule.step()
+        if step % log_every == 0 or step == steps - 1:
+            model.eval()
+            acc = {r: teacher_forced_accuracy(model, held_out, r, device) for r in (4, 16, 32)}
+            model.train()
+            log.append({"step": step, "loss": loss.item(), "depth": nograd + grad, "seconds": time.time() - start,
+                        **{f"accuracy_r{r}": a for r, a in acc.items()}})
+            print(json.dumps(log[-1]), flush=True)
+    model.eval()
+    save_pretrained(model.float().cpu(), out)
+    (out / "tokenizer.json").write_text(json.dumps({"vocab": list(VOCAB), "bos": "<bos>", "eos": "<eos>",
+                                                     "pad": "<pad>"}, indent=1) + "\n")
+    record = {"seed": seed, "steps": steps, "batch": batch, "lr": lr, "device": device, "log": log,
+              "seconds": time.time() - start, "torch": torch.__version__}
+    (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(argv)
+    train(args.out, args.steps, args.batch, args.seed, args.device, args.lr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
