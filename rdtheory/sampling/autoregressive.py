@@ -7,7 +7,7 @@ writing the cache, so rows never see each other's deeper keys), and stop a row a
 `max_new_tokens`.
 """
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -16,7 +16,6 @@ from rdtheory.model.cache import KVCache, KVPolicy, ShareLast
 from rdtheory.model.layers import Chunk
 from rdtheory.model.recurrent import RecurrentDepthLM
 from rdtheory.sampling.batch import (
-    TOP_K,
     Generation,
     Prompts,
     PromptsLike,
@@ -28,7 +27,8 @@ from rdtheory.sampling.batch import (
 )
 from rdtheory.sampling.exits import ExitRule, FixedDepth
 from rdtheory.sampling.graphs import GraphCache, Stager, bucket_context, use_graphs
-from rdtheory.sampling.tokens import GREEDY, Sampling, pick
+from rdtheory.sampling.prefill import prefill
+from rdtheory.sampling.tokens import GREEDY, RANKS, Sampling, pick, top_ranks
 from rdtheory.sampling.trace import Block, Commit, Tick, Trace
 from rdtheory.sampling.workspace import Workspace
 
@@ -104,38 +104,6 @@ def generate_adaptive(
     return run.generate(prefill_depth)
 
 
-def prefill(model: RecurrentDepthLM, batch: Prompts, cache: KVCache, depth: int, init_scale: float, seed: int,
-            trace: Trace, graphs: GraphCache | None = None, signature: Hashable = None
-            ) -> tuple[Tensor, Tensor, Tensor]:
-    """Run every prompt position through `depth` recurrences in one parallel pass (writing all its keys), record
-    the tick, and return each row's last-position state [B, 1, h], logits [B, 1, V] and position [B, 1]."""
-    x = dict(ids=batch.ids, lengths=batch.lengths_t, rows=batch.rows)
-
-    def compute(x: dict) -> dict:
-        return _prefill(model, cache, depth, init_scale, seed, x)
-
-    key = (signature, "prefill", tuple(batch.ids.shape), depth)
-    out = compute(x) if graphs is None else graphs.run(key, compute, x)
-    blocks = [Block(b, 0, (1,) * n, depth) for b, n in enumerate(batch.lengths)]
-    trace.ticks.append(Tick(passes=depth, blocks=blocks, prefill=True))
-    cache.truncate(list(batch.lengths))
-    return out["state"], out["logits"], out["last"]
-
-
-def _prefill(model: RecurrentDepthLM, cache: KVCache, depth: int, init_scale: float, seed: int, x: dict) -> dict:
-    ids, lengths = x["ids"], x["lengths"]
-    pos = torch.arange(ids.shape[1], device=model.device).expand_as(ids)
-    chunk = model.chunk(pos, pos < lengths[:, None], kv_len=ids.shape[1])
-    e = model.embed(ids, chunk, cache)
-    state = model.initial_state(chunk, init_scale, seed, x["rows"])
-    for k in range(1, depth + 1):
-        state = model.core_step(state, e, chunk, cache, k)
-    logits = model.decode(state, chunk, cache)
-    last = (lengths - 1)[:, None]
-    take = torch.arange(ids.shape[0], device=model.device)[:, None], last
-    return dict(state=state[take], logits=logits[take], last=last)
-
-
 class _ARRun:
     """State of one AR generation; `generate` drives it."""
 
@@ -179,13 +147,13 @@ class _ARRun:
                         break
                     state, token = self._token(step, state, token)
         latents = stack_rows(self.latents, self.model.config.n_embd, self.model.dtype)
-        return Generation(self.tokens, latents, stack_rows(self.top, TOP_K, torch.long), self.finished, self.trace)
+        return Generation(self.tokens, latents, stack_rows(self.top, RANKS, torch.long), self.finished, self.trace)
 
     def _prefill(self, depth: int) -> tuple[Tensor, Tensor]:
         state, logits, last = prefill(self.model, self.batch, self.cache, depth, self.init_scale, self.seed, self.trace,
                                       self.graphs, self.signature)
         token = pick(logits, self.sampling, self.seed, self.batch.rows, last)
-        self._commit(state, token, _top(logits[:, 0]), [n - 1 for n in self.batch.lengths])
+        self._commit(state, token, top_ranks(logits[:, 0]), [n - 1 for n in self.batch.lengths])
         return state, token
 
     def _token(self, step: int, prev_state: Tensor, token: Tensor) -> tuple[Tensor, Tensor]:
@@ -215,7 +183,7 @@ class _ARRun:
             state, depths = self._recur(start, e, chunk, pos, live, kv_len)
             logits = m.decode(state, chunk, self.cache)
             new_token = pick(logits, self.sampling, self.seed, batch.rows, pos)
-            top = _top(logits[:, 0])
+            top = top_ranks(logits[:, 0])
         blocks = [Block(b, host_pos[b], (1,), depths[b]) for b in range(batch.batch_size) if depths[b] > 0]
         self.trace.ticks.append(Tick(passes=max(depths), blocks=blocks))
         self.cache.truncate([p + 1 if not d else self.cache.lengths[b]
@@ -275,7 +243,7 @@ class _ARRun:
             state = torch.where(x["live"][..., None], m.core_step(state, e, chunk, self.cache, k), state)
         logits = m.decode(state, chunk, self.cache)
         token = pick(logits, self.sampling, self.seed, x["rows"], x["pos"])
-        return dict(state=state, token=token, top=_top(logits[:, 0]))
+        return dict(state=state, token=token, top=top_ranks(logits[:, 0]))
 
     def _recur(self, state: Tensor, e: Tensor, chunk: Chunk, pos: Tensor, live: Tensor, kv_len: int
                ) -> tuple[Tensor, list[int]]:
@@ -324,7 +292,3 @@ class _ARRun:
                 self.done[b], self.finished[b] = True, "stop"
             elif len(self.tokens[b]) == self.n_new:
                 self.done[b] = True
-
-
-def _top(logits: Tensor) -> Tensor:
-    return logits.topk(min(TOP_K, logits.shape[-1]), dim=-1).indices

@@ -14,7 +14,6 @@ from rdtheory.model.recurrent import SUPPORTED_DTYPES, RecurrentDepthLM
 from rdtheory.sampling.trace import Trace
 
 PromptsLike = Tensor | Sequence[Sequence[int]]
-TOP_K = 5  # ranks kept per committed token, for tolerance rules that compare samplers in low precision
 
 
 def stack_rows(rows: list[list[Tensor]], width: int, dtype: torch.dtype) -> list[Tensor]:
@@ -26,7 +25,7 @@ def stack_rows(rows: list[list[Tensor]], width: int, dtype: torch.dtype) -> list
 class Generation:
     """tokens[b]: the new tokens of row b (a stop token, when one ended the row, is included).
     latents[b]: [len(tokens[b]), h], the core state (after its last recurrence) that each token was decoded from.
-    top[b]: [len(tokens[b]), TOP_K] the most likely token ids of each distribution a token was drawn from.
+    top[b]: [len(tokens[b]), 5] the most likely token ids of each distribution a token was drawn from.
     finished[b]: "stop", "length" or "max_ticks"."""
 
     tokens: list[list[int]]

@@ -14,11 +14,8 @@ import torch
 from torch import Tensor
 
 from rdtheory.model.cache import KVCache, KVPolicy, ShareLast
-from rdtheory.model.noise import Stream, keyed_uniform
 from rdtheory.model.recurrent import RecurrentDepthLM
-from rdtheory.sampling.autoregressive import prefill
 from rdtheory.sampling.batch import (
-    TOP_K,
     Generation,
     Prompts,
     PromptsLike,
@@ -28,12 +25,14 @@ from rdtheory.sampling.batch import (
     prepare_prompts,
     stack_rows,
 )
-from rdtheory.sampling.exits import ExitRule, FixedDepth, LatentDiff
+from rdtheory.sampling.exits import ExitRule, LatentDiff
 from rdtheory.sampling.graphs import GraphCache, Stager, bucket_context, bucket_width, use_graphs
+from rdtheory.sampling.prefill import prefill
 from rdtheory.sampling.schedules import NO_NOISE, NoiseSchedule
-from rdtheory.sampling.tokens import GREEDY, Sampling, pick
+from rdtheory.sampling.tokens import GREEDY, RANKS, Sampling, pick, top_ranks
 from rdtheory.sampling.trace import Block, Commit, Tick, Trace
-from rdtheory.sampling.wavefront import RowFront, exit_prefix
+from rdtheory.sampling.wave import move, tick
+from rdtheory.sampling.wavefront import RowFront
 from rdtheory.sampling.workspace import Workspace
 
 
@@ -161,7 +160,7 @@ class _DFRun:
                 break
             self._tick()
         latents = stack_rows(self.latents, self.model.config.n_embd, self.model.dtype)
-        return Generation([f.committed for f in self.fronts], latents, stack_rows(self.top, TOP_K, torch.long),
+        return Generation([f.committed for f in self.fronts], latents, stack_rows(self.top, RANKS, torch.long),
                           [f.finished for f in self.fronts], self.trace)
 
     def _start(self) -> None:
@@ -175,7 +174,7 @@ class _DFRun:
             state, logits, pos = prefill(m, batch, self.cache, k["depth"], k["init_scale"], k["seed"], self.trace,
                                          self.graphs, self.signature)
             first = pick(logits, k["sampling"], k["seed"], batch.rows, pos)
-            top = _top(logits)[:, 0]
+            top = top_ranks(logits)[:, 0]
             self.fronts = [RowFront(n, self.n_new, n, 1, n, committed=[t]) for n, t in
                            zip(batch.lengths, first[:, 0].tolist())]
             for i, f in enumerate(self.fronts):
@@ -218,7 +217,7 @@ class _DFRun:
         use_carry = k["continuous"] and self.carry is not None
 
         def compute(x: dict) -> dict:
-            return self._compute(x, kv_len, use_carry)
+            return tick(self.model, self.cache, self.k, x, kv_len, use_carry)
 
         if self.graphs is None:
             out = compute(inputs)
@@ -227,49 +226,6 @@ class _DFRun:
         packed = out["packed"].tolist()  # the tick's one synchronisation
         self._record(packed, out["z"], out["top"], self.inputs.shape[1])
         self._advance(out)
-
-    def _compute(self, x: dict, kv_len: int, use_carry: bool) -> dict:
-        """Everything a tick does on the device, as a function of tensors (capturable as one CUDA graph)."""
-        m, k, rule = self.model, self.k, self.rule
-        inner = k["inner"]
-        w = x["inputs"].shape[1]
-        idx = torch.arange(w, device=m.device)
-        valid = idx < x["widths"][:, None]
-        pos = x["heads"][:, None] + idx
-        chunk = m.chunk(pos, valid, kv_len)
-        p = m.embed(x["inputs"], chunk, self.cache)
-        fresh = x["fresh"][..., None]
-        start = x["carry"].expand_as(p) if use_carry else m.initial_state(chunk, k["init_scale"], k["seed"],
-                                                                            x["rows"])
-        z = torch.where(fresh, start, x["z"])
-        memory = tuple(torch.where(_expand(x["fresh"], s), s, old)
-                       for s, old in zip(rule.start(z, m.config.vocab_size), x["memory"]))
-        e = p if k["ema"] == 0 else torch.where(fresh, p, p + k["ema"] * (x["e_prev"] - p))
-        draws = x["draws"] + 1
-        if k["noise"].active:
-            eps = m.initial_state(chunk, k["init_scale"], k["seed"], x["rows"], draw=draws)
-            beta = k["noise"].beta_tensor(x["counts"])[..., None].to(z.dtype)
-            z = torch.sqrt(1 - beta) * z + torch.sqrt(beta) * eps if k["vp"] else (1 - beta) * z + beta * eps
-        for i in range(inner):
-            z = m.core_step(z, e, chunk, self.cache, x["counts"] + (i + 1) if k["kv"].per_step else 1)
-        logits = m.decode(z, chunk, self.cache)
-        predicted = pick(logits, k["sampling"], k["seed"], x["rows"], pos)
-        counts = x["counts"] + inner
-        if isinstance(rule, FixedDepth):
-            verdict = counts >= rule.depth
-        else:
-            verdict, checked = rule.check(memory, z, logits if rule.needs_logits else None,
-                                          predicted if rule.needs_logits else None, counts)
-            # Below min_depth there is no check, so the rule's memory (e.g. the previous checked state) stays.
-            due = counts >= k["min_depth"]
-            memory = tuple(torch.where(_expand(due, new), new, old) for new, old in zip(checked, memory))
-        converged = (verdict & (counts >= k["min_depth"])) | (counts >= k["max_depth"])
-        draft = pos >= x["lengths"][:, None]
-        exits, stop = exit_prefix(converged, valid, x["inputs"], predicted, draft, pos + 1 >= x["lengths"][:, None],
-                                  x["budget"], x["stops"], rule.rightmost)
-        packed = torch.cat([exits[:, None], stop[:, None].long(), x["counts"], predicted], dim=-1)
-        return dict(packed=packed, z=z, e=e, memory=memory, counts=counts, draws=draws, predicted=predicted,
-                    exits=exits, pos=pos, top=_top(logits))
 
     def _record(self, packed: list[list[int]], z: Tensor, top: Tensor, w: int) -> None:
         """Apply the decision on the host: commits, latents and the trace."""
@@ -301,60 +257,13 @@ class _DFRun:
         x = dict(out=out, plan=plan, inputs=self.inputs, rows=self.batch.rows, lengths=self.lengths,
                  ids=self.batch.ids)
 
-        def move(x: dict) -> dict:
-            return self._move(x, new_w)
+        def moved_state(x: dict) -> dict:
+            return move(self.model, self.k, x, new_w)
 
         if self.graphs is None:
-            moved = move(x)
+            moved = moved_state(x)
         else:
-            moved = self.graphs.run((self.signature, "advance", w, new_w, self.batch.ids.shape[1]), move, x)
+            moved = self.graphs.run((self.signature, "advance", w, new_w, self.batch.ids.shape[1]), moved_state, x)
         self.inputs, self.counts, self.draws, self.fresh = moved["inputs"], moved["counts"], moved["draws"], \
             moved["fresh"]
         self.z, self.e_prev, self.memory, self.carry = moved["z"], moved["e_prev"], moved["memory"], moved["carry"]
-
-    def _move(self, x: dict, new_w: int) -> dict:
-        """Shift each row's tensors so index 0 is its new head, replace drafts by this tick's predictions, and lay
-        out the appended positions (prompt tokens, then the first draft, then fillers)."""
-        out, dev = x["out"], self.model.device
-        kept, heads, last = x["plan"][0][:, None], x["plan"][1][:, None], x["plan"][2]
-        b, w = x["inputs"].shape
-        rows = torch.arange(b, device=dev)
-        j = torch.arange(new_w, device=dev)[None]
-        src = (j + out["exits"][:, None]).clamp(max=max(w - 1, 0))
-        is_new = j >= kept
-        predicted = out["predicted"]
-        left = torch.cat([predicted[:, :1], predicted[:, :-1]], dim=-1)
-        draft = out["pos"] >= x["lengths"][:, None]
-        updated = torch.where(draft & (torch.arange(w, device=dev) > 0), left, x["inputs"])
-        new_pos = heads + j
-        first_new = predicted[rows, last][:, None]
-        if self.k["headway"] > 1:
-            filler = (keyed_uniform(self.k["seed"], Stream.PLACEHOLDER, x["rows"], new_pos, 0, 1)[..., 0]
-                      * self.model.config.vocab_size).long()
-        else:
-            filler = first_new.expand_as(new_pos)  # never used: one position enters per tick
-        from_prompt = x["ids"][rows[:, None], new_pos.clamp(max=x["ids"].shape[1] - 1)]
-        appended = torch.where(new_pos < x["lengths"][:, None], from_prompt,
-                               torch.where(j == kept, first_new, filler))
-        return dict(
-            inputs=torch.where(is_new, appended, _gather(updated, src)),
-            counts=torch.where(is_new, 0, _gather(out["counts"], src)),
-            draws=torch.where(is_new, 0, _gather(out["draws"], src)),
-            fresh=is_new, carry=out["z"][rows, last][:, None], z=_gather(out["z"], src),
-            e_prev=_gather(out["e"], src), memory=tuple(_gather(t, src) for t in out["memory"]),
-        )
-
-
-def _top(logits: Tensor) -> Tensor:
-    return logits.topk(min(TOP_K, logits.shape[-1]), dim=-1).indices
-
-
-def _gather(t: Tensor, idx: Tensor) -> Tensor:
-    """t [B, W, ...] -> [B, W', ...] taking t[b, idx[b, w]]."""
-    if t.shape[1] == 0:
-        return t.new_zeros(t.shape[0], idx.shape[1], *t.shape[2:])
-    return t[torch.arange(t.shape[0], device=t.device)[:, None], idx]
-
-
-def _expand(mask: Tensor, like: Tensor) -> Tensor:
-    return mask.reshape(*mask.shape, *([1] * (like.dim() - mask.dim())))

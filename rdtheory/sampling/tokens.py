@@ -13,6 +13,8 @@ from torch import Tensor
 
 from rdtheory.model.noise import Stream, keyed_uniform
 
+RANKS = 5  # ranks kept per committed token, for tolerance rules that compare samplers in low precision
+
 
 @dataclass(frozen=True)
 class Sampling:
@@ -75,3 +77,8 @@ def pick(logits: Tensor, sampling: Sampling, seed: int, rows: Tensor, pos: Tenso
     u = keyed_uniform(seed, Stream.TOKEN, rows, pos, 0, logits.shape[-1])  # float64, strictly inside (0, 1)
     gumbel = -torch.log(-torch.log(u))
     return (x + gumbel.to(x.dtype)).argmax(dim=-1)
+
+
+def top_ranks(logits: Tensor) -> Tensor:
+    """The RANKS most likely ids at every position."""
+    return logits.topk(min(RANKS, logits.shape[-1]), dim=-1).indices
