@@ -20,6 +20,20 @@ _LAZY = {
     "ShareLast": "rdtheory.model.cache",
     "load_pretrained": "rdtheory.model.checkpoint",
     "save_pretrained": "rdtheory.model.checkpoint",
+    "generate_ar": "rdtheory.sampling.autoregressive",
+    "generate_adaptive": "rdtheory.sampling.autoregressive",
+    "generate_df": "rdtheory.sampling.diffusion_forcing",
+    "FixedDepth": "rdtheory.sampling.exits",
+    "LatentDiff": "rdtheory.sampling.exits",
+    "KLDiff": "rdtheory.sampling.exits",
+    "TokenStability": "rdtheory.sampling.exits",
+    "Sampling": "rdtheory.sampling.tokens",
+    "Constant": "rdtheory.sampling.schedules",
+    "Dampened": "rdtheory.sampling.schedules",
+    "Linear": "rdtheory.sampling.schedules",
+    "Workspace": "rdtheory.sampling.workspace",
+    "Generation": "rdtheory.sampling.batch",
+    "Trace": "rdtheory.sampling.trace",
 }
 
 __all__ = ["HUGINN_0125", "TINY", "ModelConfig", *_LAZY]
