@@ -23,7 +23,12 @@ import sympy as sp
 
 from proofs._common import equal, holds, nonnegative, positive
 from rdtheory.theory import (
-    TimeModel, ar_schedule, df_schedule, fixed_rule_entry_tick, fixed_rule_exit_tick, tokens_never_behind,
+    TimeModel,
+    ar_schedule,
+    df_schedule,
+    fixed_rule_entry_tick,
+    fixed_rule_exit_tick,
+    tokens_never_behind,
 )
 
 

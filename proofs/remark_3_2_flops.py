@@ -19,7 +19,12 @@ import sympy as sp
 
 from proofs._common import equal, holds, nonnegative
 from rdtheory.theory import (
-    ar_schedule, decode_serial_passes, df_schedule, fixed_rule_speedup, flop_ratio, paper_flop_ratio,
+    ar_schedule,
+    decode_serial_passes,
+    df_schedule,
+    fixed_rule_speedup,
+    flop_ratio,
+    paper_flop_ratio,
     schedule_flop_ratio,
 )
 

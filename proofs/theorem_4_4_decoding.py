@@ -32,8 +32,14 @@ import sympy as sp
 
 from proofs._common import equal, holds, larger, positive
 from rdtheory.theory import (
-    TimeModel, ar_schedule, compare_decoding, decode_widths, decoding_premises, df_schedule,
-    fixed_rule_has_parallel_pass, theorem_4_4,
+    TimeModel,
+    ar_schedule,
+    compare_decoding,
+    decode_widths,
+    decoding_premises,
+    df_schedule,
+    fixed_rule_has_parallel_pass,
+    theorem_4_4,
 )
 
 

@@ -1,6 +1,9 @@
 """The `rdtheory` command. Each subcommand is a thin shell over the package; nothing imports this module.
 
   rdtheory demo       generate with AR and diffusion forcing on the embedded tiny model; print tokens and counters
+  rdtheory plan       predicted time, tokens/s and memory of a generation on an accelerator, with its band; the
+                      fastest DF knobs (--search); the accelerators that reach a rate (--target)
+  rdtheory calibrate  refit the cost model's calibration from GPU measurement files
 """
 
 import argparse
@@ -8,6 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -47,6 +51,116 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+MODELS = ("huginn-0125", "tiny")
+
+
+def _sampler(args: argparse.Namespace) -> Any:
+    from rdtheory.costs.plan import DiffusionForcing, StaticAR
+
+    if args.sampler == "ar":
+        return StaticAR(args.depth)
+    return DiffusionForcing(args.depth, args.inner, args.headway, args.cap)
+
+
+def _knobs(s: Any) -> str:
+    from rdtheory.costs.plan import DiffusionForcing
+
+    if isinstance(s, DiffusionForcing):
+        return f"DF r'={s.inner} FixedDepth({s.depth}) headway={s.headway} cap={s.max_wavefront}"
+    return f"AR r={s.depth}"
+
+
+def _range(p: Any) -> str:
+    r = p.tokens_per_s_range
+    return "upper bound (roofline)" if r is None else f"{r[0]:.1f} .. {r[1]:.1f}"
+
+
+def _prediction_json(p: Any) -> dict[str, Any]:
+    return {"hardware": p.hardware.name, "sampler": _knobs(p.sampler), "batch": p.batch,
+            "prompt_length": p.prompt_length, "new_tokens": p.new_tokens, "seconds": p.seconds,
+            "seconds_range": p.seconds_range, "tokens_per_s": p.tokens_per_s,
+            "tokens_per_s_range": p.tokens_per_s_range,
+            "decode_tokens_per_s": p.decode_tokens_per_s, "band": None if p.band is None else vars(p.band),
+            "memory_bytes": vars(p.memory) | {"total_bytes": p.memory.total_bytes},
+            "memory_capacity_bytes": p.hardware.memory_bytes}
+
+
+def _print_prediction(p: Any, roofline: Any, cal: Any) -> None:
+    m = p.memory
+    print(f"{_knobs(p.sampler)}, batch {p.batch}, prompt {p.prompt_length}, {p.new_tokens} new tokens, "
+          f"on {p.hardware.name}")
+    if cal is None:
+        print("  uncalibrated roofline: times are lower bounds, rates upper bounds")
+    else:
+        env = cal.provenance.get("stages", {}).get("environment", {})
+        print(f"  calibration  {cal.hardware}: {env.get('device')}, torch {env.get('torch')}, commit "
+              f"{env.get('commit')}")
+        widened = "" if p.band == cal.band else (f" (widened by {cal.transfer_widening:.0%} per step away from "
+                                                 f"{cal.hardware} and {cal.model}: their efficiencies assumed)")
+        print(f"  band         held-out relative error {p.band.low:+.1%} .. {p.band.high:+.1%}{widened}")
+    print(f"  tokens/s   {p.tokens_per_s:9.1f}   ({_range(p)}; roofline bound {roofline.tokens_per_s:.1f})")
+    print(f"  seconds    {p.seconds:9.3f}   (decode {p.decode_tokens_per_s:.1f} tokens/s after the prefill)")
+    print(f"  memory     {m.total_bytes / 1e9:9.2f} GB of {p.hardware.memory_bytes / 1e9:.0f} GB (weights "
+          f"{m.weight_bytes / 1e9:.2f}, KV cache {m.kv_cache_bytes / 1e9:.2f}, states {m.state_bytes / 1e9:.3f}, "
+          f"transients {m.transient_bytes / 1e9:.2f})")
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from rdtheory.config import HUGINN_0125, TINY
+    from rdtheory.costs.calibration import load_calibration
+    from rdtheory.costs.plan import plan
+    from rdtheory.costs.search import best_df_knobs, hardware_for_target
+
+    config = {"huginn-0125": HUGINN_0125, "tiny": TINY}[args.model]
+    cal = None if args.roofline else load_calibration(args.calibration)
+    knobs = dict(prompt_length=args.prompt, new_tokens=args.tokens, batch=args.batch, calibration=cal)
+    report: dict[str, Any] = {}
+    try:
+        prediction = plan(config, args.hardware, _sampler(args), **knobs)
+        roofline = plan(config, args.hardware, _sampler(args), **knobs | {"calibration": None})
+        report["prediction"] = _prediction_json(prediction) | {"roofline_tokens_per_s": roofline.tokens_per_s}
+        if not args.json:
+            _print_prediction(prediction, roofline, cal)
+        if args.search:
+            found = best_df_knobs(config, args.hardware, depth=args.depth, headways=(args.headway,), **knobs)
+            report["search"] = [_prediction_json(p) for p in found.candidates]
+            if not args.json:
+                print(f"fastest fixed-rule DF knobs on {found.hardware.name} (speed only; r' also sets accuracy):")
+                for p in found.candidates[:args.show]:
+                    print(f"  {_knobs(p.sampler):44s} {p.tokens_per_s:8.1f} tokens/s ({_range(p)})")
+        if args.target is not None:
+            checks = hardware_for_target(config, _sampler(args), args.target, **knobs)
+            report["target"] = [{"hardware": c.hardware.name, "reaches": c.reaches, "surely": c.surely,
+                                 "tokens_per_s": c.prediction and c.prediction.tokens_per_s} for c in checks]
+            if not args.json:
+                print(f"accelerators against {args.target:g} tokens/s:")
+                for c in checks:
+                    verdict = "does not fit" if c.prediction is None else (
+                        f"{c.prediction.tokens_per_s:8.1f} tokens/s ({_range(c.prediction)})  "
+                        + ("reaches surely" if c.surely else "reaches" if c.reaches else "misses"))
+                    print(f"  {c.hardware.name:16s} {verdict}")
+    except (ValueError, TypeError) as error:
+        print(f"rdtheory plan: error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from rdtheory.costs.calibration import write_calibration
+    from rdtheory.costs.fitting import calibrate
+
+    cal = calibrate(args.stages, args.generation, hardware=args.hardware)
+    write_calibration(cal, args.out)
+    held, e2e = cal.residuals["held_out"]["all"], cal.residuals["end_to_end"]
+    print(f"held-out calls: median |error| {held['median_abs']:.1%}, max {held['max_abs']:.1%} (n={held['n']})")
+    for name, case in e2e["cases"].items():
+        print(f"  {name:28s} {case['relative_error']:+.1%}{'' if case['held_out'] else '  (fitted)'}")
+    print(f"-> {args.out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rdtheory", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +171,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0, help="seed of the random tiny model")
     demo.add_argument("--json", action="store_true", help="also print the counters as JSON")
     demo.set_defaults(run=_demo)
+    p = sub.add_parser("plan", help="predicted tokens/s and memory of a generation on an accelerator")
+    p.add_argument("--model", choices=MODELS, default="huginn-0125", help="model shape")
+    p.add_argument("--hardware", default="H100 SXM", help="accelerator record name (see hardware.json)")
+    p.add_argument("--sampler", choices=("ar", "df"), default="df", help="static AR or fixed-rule DF")
+    p.add_argument("--depth", type=int, default=32, help="recurrences per token (r)")
+    p.add_argument("--inner", type=int, default=4, help="recurrences per DF tick (r')")
+    p.add_argument("--cap", type=int, default=128, help="DF wavefront cap")
+    p.add_argument("--headway", type=int, default=1, help="new DF positions per tick")
+    p.add_argument("--batch", type=int, default=1, help="rows")
+    p.add_argument("--prompt", type=int, default=64, help="prompt length")
+    p.add_argument("--tokens", type=int, default=48, help="new tokens per row")
+    p.add_argument("--search", action="store_true", help="also rank fixed-rule DF knobs (r', cap) by speed")
+    p.add_argument("--show", type=int, default=8, help="candidates to print with --search")
+    p.add_argument("--target", type=float, help="tokens/s to reach: which accelerators do")
+    p.add_argument("--calibration", help="calibration JSON (default: the shipped H100 calibration)")
+    p.add_argument("--roofline", action="store_true", help="the plain roofline (bounds), no calibration")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(run=_plan)
+    c = sub.add_parser("calibrate", help="refit the calibration from GPU measurement files")
+    c.add_argument("--stages", required=True, help="stage-latency JSON (python -m rdtheory.costs.measure)")
+    c.add_argument("--generation", required=True, help="generation-speed JSON (python -m rdtheory.bench)")
+    c.add_argument("--hardware", default="H100 SXM", help="record name of the measured accelerator")
+    c.add_argument("--out", required=True, help="calibration JSON to write")
+    c.set_defaults(run=_calibrate)
     args = parser.parse_args(argv)
     return args.run(args)
 

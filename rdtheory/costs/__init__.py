@@ -3,6 +3,17 @@
 Pure Python (no torch at import). Re-exports the public API; defines nothing.
 """
 
+from rdtheory.costs.calibration import (
+    Band,
+    Calibration,
+    CallModel,
+    CallWork,
+    HostModel,
+    Padding,
+    call_work,
+    load_calibration,
+    write_calibration,
+)
 from rdtheory.costs.counts import (
     DTYPE_BYTES,
     KVSharing,
@@ -34,6 +45,16 @@ from rdtheory.costs.counts import (
     total_flops,
     total_params,
     total_traffic,
+)
+from rdtheory.costs.fitting import (
+    BENCHMARK_CASES,
+    GenerationCase,
+    StageRecord,
+    calibrate,
+    case_passes,
+    fit_call_model,
+    held_out,
+    load_stage_records,
 )
 from rdtheory.costs.hardware import Hardware, get_hardware, lint, load_hardware
 from rdtheory.costs.memory import (
@@ -70,7 +91,17 @@ from rdtheory.costs.roofline import (
     saturation_widths,
     time_model,
 )
+from rdtheory.costs.search import KnobSearch, TargetCheck, best_df_knobs, df_candidates, hardware_for_target
 from rdtheory.costs.table1 import BoundCheck, table1_bandwidth_check
+from rdtheory.costs.targets import (
+    BenchmarkCeilings,
+    SaturationWidths,
+    benchmark_ceilings,
+    measured_hardware,
+    measured_saturation_width,
+    model_saturation_width,
+    saturation_widths_at,
+)
 from rdtheory.costs.workload import (
     SteadyState,
     ar_passes,
@@ -85,6 +116,13 @@ from rdtheory.costs.workload import (
 )
 
 __all__ = [
+    "Band", "Calibration", "CallModel", "CallWork", "HostModel", "Padding", "call_work", "load_calibration",
+    "write_calibration",
+    "BENCHMARK_CASES", "GenerationCase", "StageRecord", "calibrate", "case_passes", "fit_call_model", "held_out",
+    "load_stage_records",
+    "KnobSearch", "TargetCheck", "best_df_knobs", "df_candidates", "hardware_for_target",
+    "BenchmarkCeilings", "SaturationWidths", "benchmark_ceilings", "measured_hardware", "measured_saturation_width",
+    "model_saturation_width", "saturation_widths_at",
     "DTYPE_BYTES", "KVSharing", "Pass", "Stage", "Traffic", "attention_flops", "attention_traffic", "block_params",
     "block_traffic", "coda_flops", "coda_traffic", "core_step_flops", "core_step_traffic", "dtype_bytes",
     "head_flops", "head_traffic", "kv_bytes_per_position", "pass_flops", "pass_traffic", "prelude_flops",

@@ -1,10 +1,11 @@
 """Planning: predicted time, tokens/s and memory of one generation on one accelerator, before running anything.
 
 `plan(config, hardware, sampler, prompt_length=, new_tokens=, batch=)` builds the passes of the sampler
-(`workload`), prices them (`roofline`, optionally corrected by a calibrated `Correction`) and checks the
-footprint (`memory`) against the accelerator's capacity. Samplers are described by small frozen knob objects
-(`StaticAR`, `AdaptiveAR`, `DiffusionForcing`), not by the sampler code, which this module never imports.
-Impossible settings raise `ValueError` naming the argument, its value and the rule.
+(`workload`), prices them (`roofline`; with a `Calibration`, as the measured implementation runs them, with an
+uncertainty band) and checks the footprint (`memory`) against the accelerator's capacity. Samplers are described
+by small frozen knob objects (`StaticAR`, `AdaptiveAR`, `DiffusionForcing`), not by the sampler code, which this
+module never imports. Searches over knobs and hardware live in `search`. Impossible settings raise `ValueError`
+naming the argument, its value and the rule.
 """
 
 import math
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rdtheory.config import ModelConfig
+from rdtheory.costs.calibration import Band, Calibration
 from rdtheory.costs.counts import KVSharing, Pass, Stage, Traffic, total_flops, total_traffic
 from rdtheory.costs.hardware import Hardware, get_hardware
 from rdtheory.costs.memory import Footprint, footprint
@@ -72,7 +74,8 @@ class Prediction:
     """A planned generation of `new_tokens` tokens for each of `batch` rows after a `prompt_length` prompt.
 
     tokens_per_s counts new tokens of all rows over the whole time, prefill included; decode_tokens_per_s counts
-    the tokens after the first over the time after the prefill. Uncalibrated, both are upper bounds."""
+    the tokens after the first over the time after the prefill. Uncalibrated, both are upper bounds and `band` is
+    None; calibrated, `band` bounds the relative error of `seconds` (`Band`, from held-out residuals)."""
 
     hardware: Hardware
     sampler: Sampler
@@ -86,10 +89,21 @@ class Prediction:
     flops: int
     traffic: Traffic
     memory: Footprint
+    band: Band | None = None
 
     @property
     def tokens_per_s(self) -> float:
         return self.batch * self.new_tokens / self.seconds
+
+    @property
+    def seconds_range(self) -> tuple[float, float] | None:
+        """(low, high) seconds the band allows; None uncalibrated."""
+        return None if self.band is None else self.band.seconds(self.seconds)
+
+    @property
+    def tokens_per_s_range(self) -> tuple[float, float] | None:
+        """(low, high) tokens/s the band allows; None uncalibrated."""
+        return None if self.band is None else self.band.rate(self.tokens_per_s)
 
     @property
     def decode_tokens_per_s(self) -> float:
@@ -131,9 +145,15 @@ def sampler_footprint(config: ModelConfig, sampler: Sampler, prompt_length: int,
 
 def plan(config: ModelConfig, hardware: str | Hardware, sampler: Sampler, *, prompt_length: int, new_tokens: int,
          batch: int = 1, dtype: object = "bfloat16", kv: KVSharing | None = None,
-         correction: Corrections = UNCALIBRATED, table: Mapping[str, Hardware] | None = None) -> Prediction:
+         correction: Corrections = UNCALIBRATED, calibration: Calibration | None = None,
+         table: Mapping[str, Hardware] | None = None) -> Prediction:
     """Predict one generation. `hardware` is a record or a name in `table` (default: the shipped records);
-    `kv` a KV-sharing policy (None: ShareLast); `correction` a calibrated efficiency and overhead per call.
+    `kv` a KV-sharing policy (None: ShareLast); `correction` an efficiency and overhead per call on the plain
+    roofline, or `calibration` (`load_calibration()`) for the fitted model, its padding, host time and band.
+    Transfer: on hardware other than the calibration's, the fitted efficiencies scale that hardware's datasheet
+    peaks, assuming its kernels reach the same fractions of its peaks as the calibration device's did; the band
+    then widens by `calibration.transfer_widening` on both sides (21 % for the shipped H100 calibration), and
+    again for a model shape other than the calibrated one.
 
     Raises ValueError for an unknown hardware name, knobs out of range, a prompt and generation longer than the
     model's positions, a dtype the records cannot price, and a footprint larger than the accelerator's memory;
@@ -151,12 +171,18 @@ def plan(config: ModelConfig, hardware: str | Hardware, sampler: Sampler, *, pro
             f"{memory.transient_bytes / 1e9:.2f}) > memory_bytes={hw.memory_bytes / 1e9:.0f} GB of {hw.name}; "
             "lower batch, prompt_length or new_tokens, or use ShareLast")
     prefill_depth = sampler.max_depth if isinstance(sampler, AdaptiveAR) else sampler.depth
-    prefill = generation_time(config, hw, prefill_passes(config, prompt_length, prefill_depth, batch), dtype,
-                              correction)
-    timing = generation_time(config, hw, passes, dtype, correction)
-    return Prediction(hw, sampler, batch, prompt_length, new_tokens, timing.seconds, prefill.seconds, timing.calls,
+    prefill = prefill_passes(config, prompt_length, prefill_depth, batch)
+    if calibration is None:
+        prefill_s = generation_time(config, hw, prefill, dtype, correction).seconds
+        timing, band = generation_time(config, hw, passes, dtype, correction), None
+    elif correction != UNCALIBRATED:
+        raise ValueError(f"correction={correction!r} and a calibration were both given; pass one of them")
+    else:
+        prefill_s = calibration.generation_s(config, hw, prefill, dtype)
+        timing, band = calibration.generation(config, hw, passes, dtype), calibration.band_for(hw, config)
+    return Prediction(hw, sampler, batch, prompt_length, new_tokens, timing.seconds, prefill_s, timing.calls,
                       timing.compute_bound_s / timing.seconds, total_flops(config, passes),
-                      total_traffic(config, passes, dtype), memory)
+                      total_traffic(config, passes, dtype), memory, band)
 
 
 def bandwidth_bound_tokens_per_s(config: ModelConfig, hardware: str | Hardware, sampler: StaticAR | DiffusionForcing,

@@ -6,8 +6,21 @@ from hypothesis import strategies as st
 
 from rdtheory.testing.schedules import df_settings
 from rdtheory.theory import (
-    Cell, Schedule, ScheduleTick, constant_beta, dampened_beta, df_schedule, diffusion_time, ema_embeddings,
-    ema_impulse_response, ema_step_response, levels_rise_to_the_right, linear_beta, mix, mixed_variance, noise_level,
+    Cell,
+    Schedule,
+    ScheduleTick,
+    constant_beta,
+    dampened_beta,
+    df_schedule,
+    diffusion_time,
+    ema_embeddings,
+    ema_impulse_response,
+    ema_step_response,
+    levels_rise_to_the_right,
+    linear_beta,
+    mix,
+    mixed_variance,
+    noise_level,
     tick_noise_levels,
 )
 

@@ -5,9 +5,19 @@ from hypothesis import strategies as st
 
 from rdtheory.testing.schedules import df_settings, time_models
 from rdtheory.theory import (
-    TimeModel, ar_schedule, compare_decoding, decode_widths, decoding_premises, df_schedule,
-    first_parallel_pass_end, fixed_rule_entry_tick, fixed_rule_exit_tick, fixed_rule_has_parallel_pass,
-    theorem_4_4, ticks_per_token, tokens_never_behind,
+    TimeModel,
+    ar_schedule,
+    compare_decoding,
+    decode_widths,
+    decoding_premises,
+    df_schedule,
+    first_parallel_pass_end,
+    fixed_rule_entry_tick,
+    fixed_rule_exit_tick,
+    fixed_rule_has_parallel_pass,
+    theorem_4_4,
+    ticks_per_token,
+    tokens_never_behind,
 )
 
 FULL = dict(full_prefills=st.just(True))

@@ -6,7 +6,12 @@ from hypothesis import strategies as st
 
 from rdtheory.testing.schedules import df_settings
 from rdtheory.theory import (
-    decode_serial_passes, fixed_rule_speedup, flop_ratio, ideal_speedup, paper_flop_ratio, schedule_flop_ratio,
+    decode_serial_passes,
+    fixed_rule_speedup,
+    flop_ratio,
+    ideal_speedup,
+    paper_flop_ratio,
+    schedule_flop_ratio,
     ticks_per_token,
 )
 

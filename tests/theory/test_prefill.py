@@ -5,8 +5,19 @@ from statistics import NormalDist
 import pytest
 
 from rdtheory.theory import (
-    Scaling, TimeModel, attention_pairs, depth_at_least_as_fast, depth_preferred_probability, depth_schedule,
-    is_valid, lognormal_tail, pass_counters, prefill_cost, throughput_ratio, width_mask, width_per_time_ratio,
+    Scaling,
+    TimeModel,
+    attention_pairs,
+    depth_at_least_as_fast,
+    depth_preferred_probability,
+    depth_schedule,
+    is_valid,
+    lognormal_tail,
+    pass_counters,
+    prefill_cost,
+    throughput_ratio,
+    width_mask,
+    width_per_time_ratio,
     width_schedule,
 )
 from rdtheory.theory.prefill import flat

@@ -4,7 +4,14 @@ from hypothesis import strategies as st
 
 from rdtheory.testing.schedules import df_settings, schedules
 from rdtheory.theory import (
-    Cell, Schedule, ScheduleTick, Span, adaptive_ar_schedule, ar_schedule, df_schedule, is_valid,
+    Cell,
+    Schedule,
+    ScheduleTick,
+    Span,
+    adaptive_ar_schedule,
+    ar_schedule,
+    df_schedule,
+    is_valid,
     max_df_ticks,
 )
 

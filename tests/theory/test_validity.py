@@ -3,8 +3,17 @@ from hypothesis import strategies as st
 
 from rdtheory.testing.schedules import df_settings, schedules
 from rdtheory.theory import (
-    Cell, KVSharing, Schedule, ScheduleTick, ar_schedule, decode_widths, df_schedule, is_valid, provisional_reads,
-    read_cell, violations,
+    Cell,
+    KVSharing,
+    Schedule,
+    ScheduleTick,
+    ar_schedule,
+    decode_widths,
+    df_schedule,
+    is_valid,
+    provisional_reads,
+    read_cell,
+    violations,
 )
 
 SHARE, PER_STEP = KVSharing.SHARE_LAST, KVSharing.PER_STEP

@@ -1,0 +1,231 @@
+"""The calibration: the committed fit is the fit of the committed measurements, its held-out errors meet the
+targets, the end-to-end model holds on cases it was not fitted on, and the value's parts behave as documented."""
+
+import dataclasses
+import json
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from rdtheory.config import HUGINN_0125, TINY
+from rdtheory.costs import (
+    BENCHMARK_CASES,
+    Band,
+    Calibration,
+    CallModel,
+    HostModel,
+    Padding,
+    Pass,
+    Stage,
+    calibrate,
+    call_work,
+    case_passes,
+    fit_call_model,
+    get_hardware,
+    held_out,
+    load_calibration,
+    load_stage_records,
+)
+from rdtheory.costs.fitting import (
+    HOST_FIT_CASES,
+    SHIPPED_GENERATION,
+    SHIPPED_STAGES,
+    counters,
+    end_to_end,
+    error_summary,
+    relative_errors,
+)
+
+H100 = get_hardware("H100 SXM")
+DATA = resources.files("rdtheory.costs").joinpath("data")
+STAGES, GENERATION = str(DATA.joinpath("h100_stage_latency.json")), str(DATA.joinpath("h100_generation_eager.json"))
+SHIPPED = load_calibration()
+MEASURED_DF_OVER_AR = 85.0 / 19.4
+
+
+@pytest.fixture(scope="module")
+def refit() -> Calibration:
+    return calibrate(STAGES, GENERATION)
+
+
+def test_shipped_paths_name_the_measurement_files():
+    assert STAGES.endswith(SHIPPED_STAGES.split("/")[-1]) and GENERATION.endswith(SHIPPED_GENERATION.split("/")[-1])
+
+
+def test_committed_calibration_is_the_fit_of_the_committed_measurements(refit):
+    for name, value in vars(SHIPPED.call).items():
+        assert getattr(refit.call, name) == pytest.approx(value, rel=1e-5, abs=1e-9), name
+    assert refit.host.tick_s == pytest.approx(SHIPPED.host.tick_s, rel=1e-5)
+    assert refit.host.row_s == pytest.approx(SHIPPED.host.row_s, rel=1e-5)
+    assert refit.band.low == pytest.approx(SHIPPED.band.low, rel=1e-4)
+    assert refit.band.high == pytest.approx(SHIPPED.band.high, rel=1e-4)
+    assert refit.padding == SHIPPED.padding and refit.hardware == SHIPPED.hardware == "H100 SXM"
+    assert refit.model == SHIPPED.model == "HUGINN_0125"
+    assert refit.transfer_widening == pytest.approx(SHIPPED.transfer_widening)
+    assert SHIPPED.provenance["stages"]["environment"]["device"] == "NVIDIA H100 80GB HBM3"
+    assert SHIPPED.provenance["stages"]["environment"]["commit"] == "cdea951"
+
+
+def test_split_holds_out_every_fourth_record_of_each_stage():
+    records = load_stage_records()
+    mask = held_out(records)
+    for stage in Stage:
+        mine = [h for h, r in zip(mask, records) if r.stage is stage]
+        assert mine == [k % 4 == 3 for k in range(len(mine))]
+        held = {(r.width, r.context, r.batch) for h, r in zip(mask, records) if h and r.stage is stage}
+        assert {1, 32, 128} & {w for w, _, _ in held} and {1, 4, 32} == {b for _, _, b in held}
+    assert sum(mask) == 78 and len(records) == 321
+
+
+@pytest.mark.parametrize("where", ["all", "embed", "core", "decode"])
+def test_held_out_error_meets_the_targets(refit, where):
+    held = refit.residuals["held_out"][where]
+    assert held["median_abs"] <= 0.05 and held["max_abs"] <= 0.15
+    fit = refit.residuals["fit"][where]
+    assert fit["median_abs"] <= 0.05 and fit["max_abs"] <= 0.15
+    assert held["n"] + fit["n"] == (321 if where == "all" else 107)
+
+
+def test_a_seeded_random_split_meets_the_targets_too():
+    """The model, not one lucky split: hold out a random quarter (seed 0) and refit."""
+    records = load_stage_records()
+    held = np.random.default_rng(0).permutation(len(records)) < len(records) // 4
+    model = fit_call_model(HUGINN_0125, H100, [r for r, h in zip(records, held) if not h])
+    errors = np.abs(relative_errors(model, HUGINN_0125, H100, [r for r, h in zip(records, held) if h]))
+    assert np.median(errors) <= 0.05 and errors.max() <= 0.15
+
+
+def test_the_fit_recovers_a_known_model():
+    """Records priced by a known model are fitted back to it: the fit can find what is there."""
+    truth = CallModel(0.6, 0.3, 0.55, 0.7, 0.65, 0.8, 3.0, 4e-5, 7e-5, 2e-5)
+    records = [dataclasses.replace(r, seconds=truth.seconds(r.stage, call_work(HUGINN_0125, r.stage, r.width,
+                                                                                r.context, r.batch), H100))
+               for r in load_stage_records()]
+    fitted = fit_call_model(HUGINN_0125, H100, records)
+    for name, value in vars(truth).items():
+        assert getattr(fitted, name) == pytest.approx(value, rel=1e-3), name
+
+
+def test_fitted_efficiencies_show_the_implementation_below_the_roofline():
+    c, ceilings = SHIPPED.call, SHIPPED.provenance["stages"]["ceilings"]
+    copy_fraction = ceilings["copy_bytes_per_s"] / H100.bandwidth_bytes_per_s
+    assert c.weight_efficiency < c.single_weight_efficiency < 0.7 < copy_fraction  # weights stream at < 70 %
+    assert c.compute_efficiency < ceilings["bf16_matmul_flops_per_s"] / H100.dense_bf16_flops_per_s
+    assert c.attention_compute_efficiency < 0.3
+    assert all(o < 2e-4 for o in (c.embed_overhead_s, c.core_overhead_s, c.decode_overhead_s))
+    # Overheads cannot hide the gap: a width-1 core call is mostly slow streaming, not fixed cost.
+    assert c.core_overhead_s < 0.1 * SHIPPED.call_s(HUGINN_0125, H100, Stage.CORE, 1, 64)
+
+
+def test_builders_reproduce_every_benchmark_case():
+    raw = json.loads(open(GENERATION).read())
+    for name, measured in raw["cases"].items():
+        passes = case_passes(HUGINN_0125, BENCHMARK_CASES[name], raw["prompt"], raw["new_tokens"])
+        assert counters(passes) == (measured["ticks"], measured["core_passes"]), name
+        assert sum(p.batch for p in passes if p.stage is Stage.EMBED) == measured["batch"] * measured["ticks"]
+
+
+def test_a_case_the_builders_do_not_reproduce_is_rejected():
+    raw = json.loads(open(GENERATION).read())
+    raw["cases"]["AR r=32"]["ticks"] += 1
+    with pytest.raises(ValueError, match=r"case 'AR r=32': the builders give \(ticks, core passes\) = \(48, 1536\)"):
+        end_to_end(SHIPPED, HUGINN_0125, H100, raw)
+
+
+def test_end_to_end_holds_on_held_out_cases_and_predicts_the_speedup(refit):
+    e2e = refit.residuals["end_to_end"]
+    held = {name for name, case in e2e["cases"].items() if case["held_out"]}
+    assert held == set(BENCHMARK_CASES) - set(HOST_FIT_CASES) == {"AR r=32", "DF LatentDiff(0.03) r'=4",
+                                                                   "DF fixed r'=4 B=8"}
+    for name in held:
+        assert abs(e2e["cases"][name]["relative_error"]) < 0.05, name
+    speedup = e2e["df_over_ar"]
+    assert speedup["measured"] == pytest.approx(MEASURED_DF_OVER_AR, rel=0.01)
+    assert abs(speedup["predicted"] / speedup["measured"] - 1) < 0.10
+
+
+def test_the_band_covers_held_out_errors_and_widens_off_the_calibration_device():
+    e2e = SHIPPED.residuals["end_to_end"]["cases"].values()
+    assert all(SHIPPED.band.low <= c["relative_error"] <= SHIPPED.band.high for c in e2e if c["held_out"])
+    q = SHIPPED.residuals["held_out_quantiles"]
+    assert SHIPPED.band.low <= q["q05"] < 0 < q["q95"] <= SHIPPED.band.high
+    h200 = SHIPPED.band_for(get_hardware("H200 SXM"), HUGINN_0125)
+    assert SHIPPED.band_for(H100, HUGINN_0125) == SHIPPED.band
+    assert SHIPPED.band_for(H100, TINY) == h200  # another model shape is another transfer
+    assert SHIPPED.band_for(get_hardware("H200 SXM"), TINY) == h200.widened(SHIPPED.transfer_widening)
+    assert h200.low < SHIPPED.band.low and h200.high > SHIPPED.band.high
+    assert 1 + h200.high == pytest.approx((1 + SHIPPED.band.high) * (1 + SHIPPED.transfer_widening))
+    assert 0.15 < SHIPPED.transfer_widening < 0.25  # the H100's matmul ceiling sits 21 % below its datasheet
+
+
+def test_band_ranges_are_consistent():
+    band = Band(-0.1, 0.2)
+    low_s, high_s = band.seconds(1.2)
+    assert (low_s, high_s) == pytest.approx((1.0, 1.2 / 0.9))
+    assert band.rate(100.0) == pytest.approx((90.0, 120.0))
+    with pytest.raises(ValueError, match=r"low=0.3 and high=0.2 must satisfy -1 < low <= high"):
+        Band(0.3, 0.2)
+
+
+def test_single_query_calls_use_their_own_efficiencies():
+    c = dataclasses.replace(SHIPPED.call, single_weight_efficiency=SHIPPED.call.single_weight_efficiency / 2)
+    slow = dataclasses.replace(SHIPPED, call=c)
+    one, two = (slow.call_s(HUGINN_0125, H100, Stage.CORE, w, 64) / SHIPPED.call_s(HUGINN_0125, H100, Stage.CORE,
+                                                                                    w, 64) for w in (1, 2))
+    assert one > 1.8 and two == pytest.approx(1.0)
+
+
+def test_padding_follows_the_implementation():
+    pad = Padding()
+    assert pad.apply(Pass(Stage.CORE, 5, 70), 4096) == Pass(Stage.CORE, 8, 256)
+    assert pad.apply(Pass(Stage.CORE, 1, 257), 4096) == Pass(Stage.CORE, 1, 512)
+    assert pad.apply(Pass(Stage.CORE, 600, 4000), 4096).context == 4096
+    assert pad.apply(Pass(Stage.CORE, 600, 700), 4096) == Pass(Stage.CORE, 768, 768)  # W <= padded L
+    assert Padding(False, 1).apply(Pass(Stage.CORE, 5, 70), 4096) == Pass(Stage.CORE, 5, 70)
+    passes = case_passes(HUGINN_0125, BENCHMARK_CASES["DF fixed r'=4"], 64, 48)
+    shapes = SHIPPED.run_shapes(HUGINN_0125, passes)
+    assert shapes[:3] == passes[:3] and shapes[1] == Pass(Stage.CORE, 64, 64, 1, 32)  # the prefill is exact
+    assert {p.context for p in shapes[3:]} == {256} and {p.width for p in shapes[3:]} == {1, 2, 4, 8}
+
+
+def test_generation_is_device_time_plus_host_time_per_tick():
+    passes = case_passes(HUGINN_0125, BENCHMARK_CASES["DF fixed r'=4 B=8"], 64, 48)
+    timing = SHIPPED.generation(HUGINN_0125, H100, passes)
+    device = sum(timing.by_stage_s.values())
+    assert timing.seconds == pytest.approx(device + 55 * (SHIPPED.host.tick_s + 8 * SHIPPED.host.row_s))
+    quiet = dataclasses.replace(SHIPPED, host=HostModel(0.0, 0.0))
+    assert quiet.generation_s(HUGINN_0125, H100, passes) == pytest.approx(device)
+
+
+def test_json_round_trip_and_bad_values():
+    again = Calibration.from_json(json.loads(json.dumps(SHIPPED.to_json())))
+    assert again == SHIPPED and again.residuals == SHIPPED.residuals
+    with pytest.raises(ValueError, match=r"kind='stage_latency' must be 'calibration'"):
+        Calibration.from_json({"kind": "stage_latency"})
+    with pytest.raises(ValueError, match=r"weight_efficiency=0.0 must be a finite number > 0"):
+        dataclasses.replace(SHIPPED.call, weight_efficiency=0.0)
+    with pytest.raises(ValueError, match=r"overlap=0.5 must be >= 1"):
+        dataclasses.replace(SHIPPED.call, overlap=0.5)
+    with pytest.raises(ValueError, match=r"tick_s=-1.0 must be a finite number >= 0"):
+        HostModel(-1.0, 0.0)
+    with pytest.raises(ValueError, match=r"context_step=0 must be an int >= 1"):
+        Padding(context_step=0)
+
+
+def test_refit_cli_writes_the_shipped_calibration(tmp_path, capsys):
+    from rdtheory.cli import main
+
+    out = tmp_path / "cal.json"
+    assert main(["calibrate", "--stages", STAGES, "--generation", GENERATION, "--out", str(out)]) == 0
+    written = load_calibration(out)
+    assert written.band.high == pytest.approx(SHIPPED.band.high, rel=1e-4)
+    assert "held-out calls: median |error|" in capsys.readouterr().out
+
+
+def test_error_summary_counts_per_stage():
+    records = load_stage_records()[:6]
+    summary = error_summary([0.1, -0.2, 0.0, 0.05, 0.3, -0.01], records)
+    assert summary["all"] == {"n": 6, "median_abs": pytest.approx(0.075), "max_abs": pytest.approx(0.3)}
+    assert summary["core"] == {"n": 2, "median_abs": pytest.approx(0.25), "max_abs": pytest.approx(0.3)}
+
