@@ -25,7 +25,7 @@ LOOPED_TINY = ModelConfig(
     n_layers_in_recurrent_block=2,
     n_layers_in_coda=1,
     intermediate_size=384,
-    block_size=64,
+    block_size=128,
     mean_recurrence=16,
     mean_backprop_depth=4,
     rope_base=10_000.0,
@@ -93,3 +93,12 @@ def teacher_forced_accuracy(model: RecurrentDepthLM, examples: list[Example], de
     logits, _ = model(ids, depth)
     hit = (logits.argmax(-1) == targets) | (targets == -100)
     return hit.all(dim=-1).float().mean().item()
+
+
+@torch.no_grad()
+def answer_token_accuracy(model: RecurrentDepthLM, examples: list[Example], depth: int, device: str) -> float:
+    """Share of answer tokens (digits and end token) that are the argmax at depth `depth`, teacher forced."""
+    ids, valid, targets = batch_tensors(examples, device)
+    logits, _ = model(ids, depth)
+    scored = targets != -100
+    return ((logits.argmax(-1) == targets) & scored).sum().item() / scored.sum().item()

@@ -1,14 +1,15 @@
-"""Program evaluation: a task whose answers need several serial steps, with a character vocabulary built in code.
+"""Interleaved running sums: a task whose answers need serial steps, with a character vocabulary built in code.
 
-An example is a short straight-line program over digits mod 10, then a query of a few of its variables, then the
-answers:
+An example holds `chains` digit sequences written in groups, one digit of every chain per group, and asks for the
+sum (mod 10) of each chain:
 
-    <bos>e=7;b=e+3;h=b*2;a=h-4;c=b+6?hca=066<eos>
+    <bos>31415;92653;58979;=974<eos>     (chains 3-9-5, 1-2-8, 4-6-9, 1-5-7, 5-3-9)
 
-Variable names are shuffled letters, each assignment reads one earlier variable (most often the previous one),
-so a variable's value is the end of a dependency chain as long as the program. Evaluating the chain is serial
-work: a model must carry values along it, and a recurrent-depth model can do one or a few links per recurrence,
-so its accuracy rises with depth. The answers to different queries do not depend on each other.
+Each digit's running sum is the digit plus the running sum one group earlier, a fixed distance back. A model can
+carry one (or a few) groups per recurrence, so the depth an answer needs grows with the number of groups: a
+recurrent-depth model's accuracy rises with its recurrence count until that count covers the longest chain, and
+its latents settle once the running sums are complete. The answers do not depend on each other, and each is read
+at a fixed distance from where its chain ends.
 """
 
 import random
@@ -16,9 +17,8 @@ from dataclasses import dataclass
 
 SPECIALS = ("<pad>", "<bos>", "<eos>")
 DIGITS = "0123456789"
-LETTERS = "abcdefgh"
-SYMBOLS = "=;+-*?"
-VOCAB = (*SPECIALS, *DIGITS, *LETTERS, *SYMBOLS)
+SYMBOLS = "=;"
+VOCAB = (*SPECIALS, *DIGITS, *SYMBOLS)
 PAD, BOS, EOS = 0, 1, 2
 _INDEX = {s: i for i, s in enumerate(VOCAB)}
 
@@ -42,50 +42,33 @@ def decode(ids: list[int]) -> str:
 
 @dataclass(frozen=True)
 class Example:
-    prompt: str  # "<bos>program?queries="
-    answer: str  # digits, one per query
+    prompt: str  # "<bos>groups;="
+    answer: str  # one digit per chain
 
     @property
     def text(self) -> str:
         return self.prompt + self.answer + "<eos>"
 
 
-def example(rng: random.Random, n_vars: int, n_queries: int, chain: float = 0.7) -> Example:
-    """A program of `n_vars` assignments and `n_queries` distinct queried variables; each assignment reads the
-    previous variable with probability `chain`, otherwise a random earlier one."""
-    if not 1 <= n_queries <= n_vars <= len(LETTERS):
-        raise ValueError(f"need 1 <= n_queries={n_queries} <= n_vars={n_vars} <= {len(LETTERS)}")
-    names = rng.sample(LETTERS, n_vars)
-    values: dict[str, int] = {}
-    program = []
-    for i, name in enumerate(names):
-        if i == 0:
-            values[name] = rng.randrange(10)
-            program.append(f"{name}={values[name]}")
-            continue
-        source = names[i - 1] if rng.random() < chain else rng.choice(names[:i])
-        op = rng.choice("+-*")
-        k = rng.randrange(2, 4) if op == "*" else rng.randrange(1, 10)
-        value = {"+": values[source] + k, "-": values[source] - k, "*": values[source] * k}[op] % 10
-        values[name] = value
-        program.append(f"{name}={source}{op}{k}")
-    queries = rng.sample(names, n_queries)
-    prompt = "<bos>" + ";".join(program) + "?" + "".join(queries) + "="
-    return Example(prompt, "".join(str(values[q]) for q in queries))
+CHAINS = 5
 
 
-def dataset(seed: int, size: int, min_vars: int = 3, max_vars: int = 8, n_queries: int = 3) -> list[Example]:
-    """`size` examples from `seed` (programs of min_vars..max_vars assignments)."""
+def example(rng: random.Random, groups: int, chains: int = CHAINS) -> Example:
+    """`groups` groups of `chains` random digits; the answer is each chain's digit sum mod 10."""
+    if groups < 1 or chains < 1:
+        raise ValueError(f"groups={groups} and chains={chains} must be >= 1")
+    rows = [[rng.randrange(10) for _ in range(chains)] for _ in range(groups)]
+    prompt = "<bos>" + "".join("".join(map(str, row)) + ";" for row in rows) + "="
+    answer = "".join(str(sum(row[j] for row in rows) % 10) for j in range(chains))
+    return Example(prompt, answer)
+
+
+def dataset(seed: int, size: int, min_groups: int = 2, max_groups: int = 10) -> list[Example]:
+    """`size` examples from `seed` with min_groups..max_groups groups."""
     rng = random.Random(seed)
-    return [example(rng, rng.randint(min_vars, max_vars), min(n_queries, min_vars)) for _ in range(size)]
+    return [example(rng, rng.randint(min_groups, max_groups)) for _ in range(size)]
 
 
 def chain_depth(ex: Example) -> int:
-    """Longest dependency chain among the queried variables (1 for a constant)."""
-    body = ex.prompt.removeprefix("<bos>").split("?")[0]
-    depth: dict[str, int] = {}
-    for statement in body.split(";"):
-        name, expr = statement.split("=")
-        depth[name] = 1 + (depth[expr[0]] if expr[0] in LETTERS else 0)
-    queries = ex.prompt.split("?")[1].rstrip("=")
-    return max(depth[q] for q in queries)
+    """Groups in the example: the serial steps its answers need."""
+    return ex.prompt.count(";")

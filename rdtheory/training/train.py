@@ -1,7 +1,7 @@
 """Train the shipped looped model (python -m rdtheory.training.train --out DIR): reproducible from a seed.
 
 AdamW (lr 1e-3, betas 0.9/0.95, weight decay 0.1 on matrices), linear warm-up then cosine decay to a tenth,
-gradient clipping at 1, batches of fresh programs of 3-8 assignments. Writes a Huginn-layout checkpoint (config.json,
+gradient clipping at 1, batches of fresh examples of 2-10 groups. Writes a Huginn-layout checkpoint (config.json,
 model.safetensors), the vocabulary (tokenizer.json) and the training log (training.json) to DIR.
 """
 
@@ -16,13 +16,21 @@ import torch
 
 from rdtheory.model.checkpoint import save_pretrained
 from rdtheory.model.recurrent import RecurrentDepthLM
-from rdtheory.training.recipe import LOOPED_TINY, batch_tensors, loss_at_depth, sample_depth, teacher_forced_accuracy
+from rdtheory.training.recipe import (
+    LOOPED_TINY,
+    answer_token_accuracy,
+    batch_tensors,
+    loss_at_depth,
+    sample_depth,
+    teacher_forced_accuracy,
+)
 from rdtheory.training.task import VOCAB, dataset, example
 
 HELD_OUT_SEED = 10_007  # evaluation programs; training draws from seed + step streams
 
 
-def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float = 1e-3, log_every: int = 250) -> dict:
+def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float = 1e-3, log_every: int = 250,
+          max_seconds: float | None = None) -> dict:
     torch.manual_seed(seed)
     model = RecurrentDepthLM(LOOPED_TINY).to(device).train()
     decay = [p for p in model.parameters() if p.dim() > 1]
@@ -35,8 +43,13 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
     rng = random.Random(seed)
     held_out = dataset(HELD_OUT_SEED, 256)
     log, start = [], time.time()
+    stopped_at = None
     for step in range(steps):
-        examples = [example(rng, rng.randint(3, 8), 3) for _ in range(batch)]
+        if max_seconds is not None and time.time() - start > max_seconds:
+            stopped_at = step
+            print(json.dumps({"stopped_at": step, "seconds": time.time() - start}), flush=True)
+            break
+        examples = [example(rng, rng.randint(2, 10)) for _ in range(batch)]
         ids, valid, targets = batch_tensors(examples, device)
         nograd, grad = sample_depth(rng, LOOPED_TINY.mean_recurrence, LOOPED_TINY.mean_backprop_depth)
         loss = loss_at_depth(model, ids, valid, targets, nograd, grad, seed=seed * 1_000_003 + step)
@@ -47,16 +60,18 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
         schedule.step()
         if step % log_every == 0 or step == steps - 1:
             model.eval()
-            acc = {r: teacher_forced_accuracy(model, held_out, r, device) for r in (4, 16, 32)}
+            acc = {f"accuracy_r{r}": teacher_forced_accuracy(model, held_out, r, device) for r in (1, 4, 16, 32)}
+            acc |= {f"token_accuracy_r{r}": answer_token_accuracy(model, held_out, r, device) for r in (1, 4, 16)}
             model.train()
             log.append({"step": step, "loss": loss.item(), "depth": nograd + grad, "seconds": time.time() - start,
-                        **{f"accuracy_r{r}": a for r, a in acc.items()}})
+                        **acc})
             print(json.dumps(log[-1]), flush=True)
     model.eval()
     save_pretrained(model.float().cpu(), out)
     (out / "tokenizer.json").write_text(json.dumps({"vocab": list(VOCAB), "bos": "<bos>", "eos": "<eos>",
                                                      "pad": "<pad>"}, indent=1) + "\n")
-    record = {"seed": seed, "steps": steps, "batch": batch, "lr": lr, "device": device, "log": log,
+    record = {"seed": seed, "steps": steps, "stopped_at": stopped_at, "batch": batch, "lr": lr, "device": device,
+              "device_name": torch.cuda.get_device_name() if str(device).startswith("cuda") else "cpu", "log": log,
               "seconds": time.time() - start, "torch": torch.__version__}
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
@@ -69,9 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--log-every", type=int, default=250)
+    parser.add_argument("--max-seconds", type=float, default=None, help="stop early (recorded) after this long")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
-    train(args.out, args.steps, args.batch, args.seed, args.device, args.lr)
+    train(args.out, args.steps, args.batch, args.seed, args.device, args.lr, args.log_every,
+          args.max_seconds)
     return 0
 
 
