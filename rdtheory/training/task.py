@@ -1,15 +1,15 @@
-"""Interleaved running sums: a task whose answers need serial steps, with a character vocabulary built in code.
+"""Variable binding: a task whose answers need serial look-ups, with a character vocabulary built in code.
 
-An example holds `chains` digit sequences written in groups, one digit of every chain per group, and asks for the
-sum (mod 10) of each chain:
+An example binds the letters a-p in a few chains, each rooted in a digit, writes the bindings in shuffled order and
+asks for the value of some letters:
 
-    <bos>31415;92653;58979;=974<eos>     (chains 3-9-5, 1-2-8, 4-6-9, 1-5-7, 5-3-9)
+    <bos>c=7;e=c;a=1;f=e;b=a;?fb=71<eos>      (f -> e -> c -> 7: three hops; b -> a -> 1: two hops)
 
-Each digit's running sum is the digit plus the running sum one group earlier, a fixed distance back. A model can
-carry one (or a few) groups per recurrence, so the depth an answer needs grows with the number of groups: a
-recurrent-depth model's accuracy rises with its recurrence count until that count covers the longest chain, and
-its latents settle once the running sums are complete. The answers do not depend on each other, and each is read
-at a fixed distance from where its chain ends.
+Resolving a letter takes one look-up per hop (find the binding whose left side is the current letter, read its right
+side), and each look-up needs the previous one's result, so the depth an answer needs grows with its hop count: a
+recurrent-depth model's accuracy rises with its recurrence count until that count covers the longest chain, and its
+latents settle once every query is resolved (a fixed point). Every chain has its own root digit, so reading any
+digit of the prompt is right only by chance, and the answers do not depend on each other.
 """
 
 import random
@@ -17,10 +17,18 @@ from dataclasses import dataclass
 
 SPECIALS = ("<pad>", "<bos>", "<eos>")
 DIGITS = "0123456789"
-SYMBOLS = "=;"
-VOCAB = (*SPECIALS, *DIGITS, *SYMBOLS)
+LETTERS = "abcdefghijklmnop"
+SYMBOLS = "=;?"
+VOCAB = (*SPECIALS, *DIGITS, *LETTERS, *SYMBOLS)
 PAD, BOS, EOS = 0, 1, 2
 _INDEX = {s: i for i, s in enumerate(VOCAB)}
+
+CHAINS = 4
+"""Chains per example (each with its own root digit)."""
+QUERIES = 4
+"""Letters asked per example (one answer digit each)."""
+MAX_HOPS = 8
+"""Longest chain in the training distribution."""
 
 
 def encode(text: str) -> list[int]:
@@ -42,33 +50,47 @@ def decode(ids: list[int]) -> str:
 
 @dataclass(frozen=True)
 class Example:
-    prompt: str  # "<bos>groups;="
-    answer: str  # one digit per chain
+    prompt: str  # "<bos>bindings?letters="
+    answer: str  # one digit per query
+    hops: tuple[int, ...]  # look-ups each query needs
 
     @property
     def text(self) -> str:
         return self.prompt + self.answer + "<eos>"
 
-
-CHAINS = 5
-
-
-def example(rng: random.Random, groups: int, chains: int = CHAINS) -> Example:
-    """`groups` groups of `chains` random digits; the answer is each chain's digit sum mod 10."""
-    if groups < 1 or chains < 1:
-        raise ValueError(f"groups={groups} and chains={chains} must be >= 1")
-    rows = [[rng.randrange(10) for _ in range(chains)] for _ in range(groups)]
-    prompt = "<bos>" + "".join("".join(map(str, row)) + ";" for row in rows) + "="
-    answer = "".join(str(sum(row[j] for row in rows) % 10) for j in range(chains))
-    return Example(prompt, answer)
+    @property
+    def depth(self) -> int:
+        """The most hops any query of the example needs."""
+        return max(self.hops)
 
 
-def dataset(seed: int, size: int, min_groups: int = 2, max_groups: int = 10) -> list[Example]:
-    """`size` examples from `seed` with min_groups..max_groups groups."""
+def example(rng: random.Random, max_hops: int = MAX_HOPS, chains: int = CHAINS, queries: int = QUERIES) -> Example:
+    """`chains` chains of 1..max_hops letters each (shortened at random until they fit the 16 letters), bindings
+    shuffled, `queries` letters asked (uniformly among the bound ones)."""
+    for name, value, low, high in (("max_hops", max_hops, 1, len(LETTERS)), ("chains", chains, 1, len(DIGITS)),
+                                   ("queries", queries, 1, 64)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{name}={value!r} must be an int in [{low}, {high}]")
+    lengths = [rng.randint(1, max_hops) for _ in range(chains)]
+    while sum(lengths) > len(LETTERS):
+        k = rng.randrange(chains)
+        lengths[k] = max(1, lengths[k] - 1)
+    letters = rng.sample(LETTERS, sum(lengths))
+    roots = rng.sample(DIGITS, chains)
+    bindings, value, hops = [], {}, {}
+    for length, root in zip(lengths, roots):
+        chain, letters = letters[:length], letters[length:]
+        previous = root
+        for depth, letter in enumerate(chain, start=1):
+            bindings.append(f"{letter}={previous};")
+            value[letter], hops[letter], previous = root, depth, letter
+    rng.shuffle(bindings)
+    asked = rng.choices(sorted(value), k=queries)
+    prompt = "<bos>" + "".join(bindings) + "?" + "".join(asked) + "="
+    return Example(prompt, "".join(value[q] for q in asked), tuple(hops[q] for q in asked))
+
+
+def dataset(seed: int, size: int, max_hops: int = MAX_HOPS) -> list[Example]:
+    """`size` examples drawn from `seed`."""
     rng = random.Random(seed)
-    return [example(rng, rng.randint(min_groups, max_groups)) for _ in range(size)]
-
-
-def chain_depth(ex: Example) -> int:
-    """Groups in the example: the serial steps its answers need."""
-    return ex.prompt.count(";")
+    return [example(rng, max_hops) for _ in range(size)]

@@ -1,7 +1,7 @@
 """Train the shipped looped model (python -m rdtheory.training.train --out DIR): reproducible from a seed.
 
 AdamW (lr 1e-3, betas 0.9/0.95, weight decay 0.1 on matrices), linear warm-up then cosine decay to a tenth,
-gradient clipping at 1, batches of fresh examples of 2-10 groups. Writes a Huginn-layout checkpoint (config.json,
+gradient clipping at 1, batches of fresh variable-binding examples. Writes a Huginn-layout checkpoint (config.json,
 model.safetensors), the vocabulary (tokenizer.json) and the training log (training.json) to DIR.
 """
 
@@ -10,6 +10,7 @@ import json
 import math
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -30,9 +31,10 @@ HELD_OUT_SEED = 10_007  # evaluation programs; training draws from seed + step s
 
 
 def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float = 1e-3, log_every: int = 250,
-          max_seconds: float | None = None) -> dict:
+          max_seconds: float | None = None, mean_recurrence: int | None = None) -> dict:
+    config = LOOPED_TINY if mean_recurrence is None else replace(LOOPED_TINY, mean_recurrence=mean_recurrence)
     torch.manual_seed(seed)
-    model = RecurrentDepthLM(LOOPED_TINY).to(device).train()
+    model = RecurrentDepthLM(config).to(device).train()
     decay = [p for p in model.parameters() if p.dim() > 1]
     rest = [p for p in model.parameters() if p.dim() <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
@@ -49,9 +51,9 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
             stopped_at = step
             print(json.dumps({"stopped_at": step, "seconds": time.time() - start}), flush=True)
             break
-        examples = [example(rng, rng.randint(2, 10)) for _ in range(batch)]
+        examples = [example(rng) for _ in range(batch)]
         ids, valid, targets = batch_tensors(examples, device)
-        nograd, grad = sample_depth(rng, LOOPED_TINY.mean_recurrence, LOOPED_TINY.mean_backprop_depth)
+        nograd, grad = sample_depth(rng, config.mean_recurrence, config.mean_backprop_depth)
         loss = loss_at_depth(model, ids, valid, targets, nograd, grad, seed=seed * 1_000_003 + step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -70,7 +72,8 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
     save_pretrained(model.float().cpu(), out)
     (out / "tokenizer.json").write_text(json.dumps({"vocab": list(VOCAB), "bos": "<bos>", "eos": "<eos>",
                                                      "pad": "<pad>"}, indent=1) + "\n")
-    record = {"seed": seed, "steps": steps, "stopped_at": stopped_at, "batch": batch, "lr": lr, "device": device,
+    record = {"seed": seed, "mean_recurrence": config.mean_recurrence, "steps": steps, "stopped_at": stopped_at,
+              "batch": batch, "lr": lr, "device": device,
               "device_name": torch.cuda.get_device_name() if str(device).startswith("cuda") else "cpu", "log": log,
               "seconds": time.time() - start, "torch": torch.__version__}
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -85,11 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--log-every", type=int, default=250)
+    parser.add_argument("--mean-recurrence", type=int, default=None, help="override the recipe's mean depth")
     parser.add_argument("--max-seconds", type=float, default=None, help="stop early (recorded) after this long")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
     train(args.out, args.steps, args.batch, args.seed, args.device, args.lr, args.log_every,
-          args.max_seconds)
+          args.max_seconds, args.mean_recurrence)
     return 0
 
 
