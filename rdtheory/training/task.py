@@ -1,34 +1,31 @@
-"""Variable binding: a task whose answers need serial look-ups, with a character vocabulary built in code.
+"""Reachability on a grid: a task whose answers need serial steps, with a character vocabulary built in code.
 
-An example binds the letters a-p in a few chains, each rooted in a digit, writes the bindings in shuffled order and
-asks for the value of some letters:
+An example is an 8 x 8 grid of open cells (".") and walls ("#"), written row by row, and asks which cells of the
+last row can be reached from the top-left corner by moves right and down through open cells ("1" reachable, "0"
+not):
 
-    <bos>c=7;e=c;a=1;f=e;b=a;?fb=71<eos>      (f -> e -> c -> 7: three hops; b -> a -> 1: two hops)
+    <bos>..#.....;.#...#..;...#....;........;#.#..#..;......#.;.#......;...#..#.;=11100011<eos>
 
-Resolving a letter takes one look-up per hop (find the binding whose left side is the current letter, read its right
-side), and each look-up needs the previous one's result, so the depth an answer needs grows with its hop count: a
-recurrent-depth model's accuracy rises with its recurrence count until that count covers the longest chain, and its
-latents settle once every query is resolved (a fixed point). Every chain has its own root digit, so reading any
-digit of the prompt is right only by chance, and the answers do not depend on each other.
+A cell is reachable when it is open and the cell above it or to its left is reachable. Each of those neighbours sits
+a fixed distance back in the text, so a model can settle one more anti-diagonal of the grid per step: the depth an
+answer needs grows with the cell's distance from the corner (up to 14 steps), and the latents reach a fixed point
+once the whole grid is settled. A cell's own wall or its neighbours' walls give a partial answer without depth;
+the rest needs the serial propagation.
 """
 
 import random
 from dataclasses import dataclass
 
 SPECIALS = ("<pad>", "<bos>", "<eos>")
-DIGITS = "0123456789"
-LETTERS = "abcdefghijklmnop"
-SYMBOLS = "=;?"
-VOCAB = (*SPECIALS, *DIGITS, *LETTERS, *SYMBOLS)
+SYMBOLS = ".#;=01"
+VOCAB = (*SPECIALS, *SYMBOLS)
 PAD, BOS, EOS = 0, 1, 2
 _INDEX = {s: i for i, s in enumerate(VOCAB)}
 
-CHAINS = 4
-"""Chains per example (each with its own root digit)."""
-QUERIES = 4
-"""Letters asked per example (one answer digit each)."""
-MAX_HOPS = 8
-"""Longest chain in the training distribution."""
+SIZE = 8
+"""Rows and columns of the grid."""
+WALLS = (0.1, 0.3)
+"""Range of the wall density, drawn uniformly per example (about half of the last row is reachable)."""
 
 
 def encode(text: str) -> list[int]:
@@ -50,47 +47,41 @@ def decode(ids: list[int]) -> str:
 
 @dataclass(frozen=True)
 class Example:
-    prompt: str  # "<bos>bindings?letters="
-    answer: str  # one digit per query
-    hops: tuple[int, ...]  # look-ups each query needs
+    prompt: str  # "<bos>row;row;...;="
+    answer: str  # one "0"/"1" per cell of the last row
 
     @property
     def text(self) -> str:
         return self.prompt + self.answer + "<eos>"
 
-    @property
-    def depth(self) -> int:
-        """The most hops any query of the example needs."""
-        return max(self.hops)
+
+def reachable(walls: list[list[bool]]) -> list[list[bool]]:
+    """Cells reachable from (0, 0) by moves right and down through open cells."""
+    rows, cols = len(walls), len(walls[0])
+    reach = [[False] * cols for _ in range(rows)]
+    for i in range(rows):
+        for j in range(cols):
+            if not walls[i][j]:
+                reach[i][j] = (i == 0 and j == 0) or (i > 0 and reach[i - 1][j]) or (j > 0 and reach[i][j - 1])
+    return reach
 
 
-def example(rng: random.Random, max_hops: int = MAX_HOPS, chains: int = CHAINS, queries: int = QUERIES) -> Example:
-    """`chains` chains of 1..max_hops letters each (shortened at random until they fit the 16 letters), bindings
-    shuffled, `queries` letters asked (uniformly among the bound ones)."""
-    for name, value, low, high in (("max_hops", max_hops, 1, len(LETTERS)), ("chains", chains, 1, len(DIGITS)),
-                                   ("queries", queries, 1, 64)):
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"{name}={value!r} must be an int in [{low}, {high}]")
-    lengths = [rng.randint(1, max_hops) for _ in range(chains)]
-    while sum(lengths) > len(LETTERS):
-        k = rng.randrange(chains)
-        lengths[k] = max(1, lengths[k] - 1)
-    letters = rng.sample(LETTERS, sum(lengths))
-    roots = rng.sample(DIGITS, chains)
-    bindings, value, hops = [], {}, {}
-    for length, root in zip(lengths, roots):
-        chain, letters = letters[:length], letters[length:]
-        previous = root
-        for depth, letter in enumerate(chain, start=1):
-            bindings.append(f"{letter}={previous};")
-            value[letter], hops[letter], previous = root, depth, letter
-    rng.shuffle(bindings)
-    asked = rng.choices(sorted(value), k=queries)
-    prompt = "<bos>" + "".join(bindings) + "?" + "".join(asked) + "="
-    return Example(prompt, "".join(value[q] for q in asked), tuple(hops[q] for q in asked))
+def example(rng: random.Random, size: int = SIZE, walls: tuple[float, float] = WALLS) -> Example:
+    """A size x size grid with a wall density drawn from `walls` (the corner is always open)."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= 11:
+        raise ValueError(f"size={size!r} must be an int in [2, 11] (the grid must fit the model's context)")
+    if not 0.0 <= walls[0] <= walls[1] < 1.0:
+        raise ValueError(f"walls={walls!r} must be a range (low, high) with 0 <= low <= high < 1")
+    density = rng.uniform(*walls)
+    grid = [[rng.random() < density for _ in range(size)] for _ in range(size)]
+    grid[0][0] = False
+    prompt = "<bos>" + "".join("".join("#" if w else "." for w in row) + ";" for row in grid) + "="
+    answer = "".join("1" if r else "0" for r in reachable(grid)[-1])
+    return Example(prompt, answer)
 
 
-def dataset(seed: int, size: int, max_hops: int = MAX_HOPS) -> list[Example]:
+def dataset(seed: int, size: int) -> list[Example]:
     """`size` examples drawn from `seed`."""
     rng = random.Random(seed)
-    return [example(rng, max_hops) for _ in range(size)]
+    return [example(rng) for _ in range(size)]
+

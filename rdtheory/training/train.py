@@ -1,7 +1,7 @@
 """Train the shipped looped model (python -m rdtheory.training.train --out DIR): reproducible from a seed.
 
 AdamW (lr 1e-3, betas 0.9/0.95, weight decay 0.1 on matrices), linear warm-up then cosine decay to a tenth,
-gradient clipping at 1, batches of fresh variable-binding examples. Writes a Huginn-layout checkpoint (config.json,
+gradient clipping at 1, batches of fresh grid-reachability examples. Writes a Huginn-layout checkpoint (config.json,
 model.safetensors), the vocabulary (tokenizer.json) and the training log (training.json) to DIR.
 """
 
