@@ -98,8 +98,11 @@ def weight_files(path: Path) -> dict[str, Path]:
 def load_pretrained(
     path: str | Path, dtype: torch.dtype | None = None, device: torch.device | str = "cpu"
 ) -> RecurrentDepthLM:
-    """Load a Huginn-layout checkpoint directory. dtype defaults to the stored dtype."""
-    path = Path(path)
+    """Load a Huginn-layout checkpoint directory, or a shipped model by name ("rdtheory/looped-tiny"; a local folder
+    of that name wins). dtype defaults to the stored dtype."""
+    from rdtheory.models import resolve
+
+    path = resolve(path)
     config = read_config(path)
     files = weight_files(path)
     expected = expected_tensors(config)

@@ -1,6 +1,6 @@
 """Train the shipped looped model (python -m rdtheory.training.train --out DIR): reproducible from a seed.
 
-AdamW (lr 1e-3, betas 0.9/0.95, weight decay 0.1 on matrices), linear warm-up then cosine decay to a tenth,
+AdamW (lr 2e-3, betas 0.9/0.95, weight decay 0.1 on matrices), linear warm-up then cosine decay to a tenth,
 gradient clipping at 1, batches of fresh grid-reachability examples. Writes a Huginn-layout checkpoint (config.json,
 model.safetensors), the vocabulary (tokenizer.json) and the training log (training.json) to DIR.
 """
@@ -30,7 +30,7 @@ from rdtheory.training.task import VOCAB, dataset, example
 HELD_OUT_SEED = 10_007  # evaluation programs; training draws from seed + step streams
 
 
-def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float = 1e-3, log_every: int = 250,
+def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float = 2e-3, log_every: int = 250,
           max_seconds: float | None = None, mean_recurrence: int | None = None) -> dict:
     config = LOOPED_TINY if mean_recurrence is None else replace(LOOPED_TINY, mean_recurrence=mean_recurrence)
     torch.manual_seed(seed)
@@ -83,10 +83,10 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=6000)
-    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=2500)
+    parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--log-every", type=int, default=250)
     parser.add_argument("--mean-recurrence", type=int, default=None, help="override the recipe's mean depth")
     parser.add_argument("--max-seconds", type=float, default=None, help="stop early (recorded) after this long")

@@ -1,0 +1,67 @@
+"""The notebooks: committed without outputs, free of logic, and each runs top to bottom and saves its figures.
+
+Each notebook is executed with nbclient on the `python3` kernel, in a temporary working folder, with
+RDTHEORY_FIGURES pointing into it. RDTHEORY_FULL is passed through: unset, the notebooks run at their small size
+(all of them in well under two minutes on two CPU cores); RDTHEORY_FULL=1 runs the full-size versions.
+"""
+
+import ast
+from pathlib import Path
+
+import nbclient
+import nbformat
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+FIGURES = {
+    "01_schedules": ("fig1_schedule", "fig1_headway2", "fig1_cap2", "fig1_ar_limit", "fig1_sampler_traces"),
+    "02_counters_and_wavefronts": ("wavefront", "counters", "claims"),
+    "03_costs": ("pass_time", "throughput", "speedup", "hardware_predictions"),
+    "04_prefill": ("prefill_masks", "prefill_costs", "remark_4_3"),
+    "05_noise_and_memory": ("noise_schedules", "ema_response", "kv_memory"),
+    "06_convergence": ("convergence", "ar_limits"),
+    "07_tables": ("table1", "table2"),
+}
+# Statements that would put logic in a notebook; a conditional expression choosing a size is allowed.
+LOGIC = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.While, ast.If, ast.With, ast.Try,
+         ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
+
+
+def _read(name: str):
+    return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+
+
+def test_every_notebook_is_listed():
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == sorted(FIGURES)
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_notebook_is_committed_clean(name):
+    nb = _read(name)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "full_size()" in code[0].source, "the first code cell reads the size"
+    for cell in code:
+        assert cell.outputs == [] and cell.execution_count is None, f"{name}: outputs committed"
+        logic = [type(node).__name__ for node in ast.walk(ast.parse(cell.source)) if isinstance(node, LOGIC)]
+        assert not logic, f"{name}: logic in a notebook cell ({logic}): move it to rdtheory.figures"
+        assert "import matplotlib" not in cell.source and "plt." not in cell.source, f"{name}: draws by itself"
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_notebook_runs_and_saves_its_figures(name, tmp_path, monkeypatch):
+    figures = tmp_path / "figures"
+    monkeypatch.setenv("RDTHEORY_FIGURES", str(figures))
+    nb = _read(name)
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, errors
+    for figure in FIGURES[name]:
+        png = figures / f"{figure}.png"
+        assert png.is_file(), f"{name} did not save {png.name}"
+        assert png.stat().st_size > 5000 and png.read_bytes().startswith(b"\x89PNG"), png
+    assert sorted(p.stem for p in figures.glob("*.png")) == sorted(FIGURES[name])
