@@ -31,7 +31,7 @@ HELD_OUT_SEED = 10_007  # evaluation programs; training draws from seed + step s
 
 
 def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float = 2e-3, log_every: int = 250,
-          max_seconds: float | None = None, mean_recurrence: int | None = None) -> dict:
+          max_seconds: float | None = None, mean_recurrence: int | None = None, eval_examples: int = 256) -> dict:
     config = LOOPED_TINY if mean_recurrence is None else replace(LOOPED_TINY, mean_recurrence=mean_recurrence)
     torch.manual_seed(seed)
     model = RecurrentDepthLM(config).to(device).train()
@@ -43,7 +43,7 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
     schedule = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1)))))
     rng = random.Random(seed)
-    held_out = dataset(HELD_OUT_SEED, 256)
+    held_out = dataset(HELD_OUT_SEED, eval_examples)
     log, start = [], time.time()
     stopped_at = None
     for step in range(steps):

@@ -1,0 +1,137 @@
+"""The shipped trained model: it loads by name, it is depth-sensitive, the paper's claim holds on it, and the exact
+reductions of the diffusion-forcing sampler hold on it as on random models."""
+
+import json
+
+import pytest
+import torch
+
+import rdtheory
+from rdtheory import generate_adaptive, generate_ar, generate_df
+from rdtheory.models import bundled_path
+from rdtheory.sampling.exits import FixedDepth, LatentDiff
+from rdtheory.sampling.schedules import NO_NOISE
+from rdtheory.testing.equivalence import ar_limit, assert_same_latents, assert_same_tokens
+from rdtheory.testing.models import random_model
+from rdtheory.training.evaluate import HELD_OUT_SEED, depth_curve, df_run
+from rdtheory.training.recipe import LOOPED_TINY, teacher_forced_accuracy
+from rdtheory.training.task import EOS, VOCAB, dataset, encode
+
+FOLDER = bundled_path("rdtheory/looped-tiny")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return rdtheory.load_pretrained("rdtheory/looped-tiny")
+
+
+@pytest.fixture(scope="module")
+def model64():
+    return rdtheory.load_pretrained("rdtheory/looped-tiny", dtype=torch.float64)
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    return dataset(HELD_OUT_SEED, 64)
+
+
+def test_loads_by_name_as_package_data_under_10_mb(model):
+    assert model.config == LOOPED_TINY
+    assert sum(p.numel() for p in model.parameters()) == 892_032
+    files = {p.name for p in FOLDER.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "MODEL_CARD.md", "evaluation.json",
+            "training.json"} <= files
+    assert sum(p.stat().st_size for p in FOLDER.iterdir()) < 10 * 2**20
+    assert json.loads((FOLDER / "tokenizer.json").read_text())["vocab"] == list(VOCAB)
+    assert "python -m rdtheory.training.train" in (FOLDER / "MODEL_CARD.md").read_text()
+
+
+def test_a_local_folder_wins_over_the_shipped_name_and_unknown_names_are_refused(tmp_path, monkeypatch, model):
+    with pytest.raises(ValueError, match="rdtheory/nope"):
+        rdtheory.load_pretrained("rdtheory/nope")
+    local = tmp_path / "rdtheory" / "looped-tiny"
+    rdtheory.save_pretrained(random_model(rdtheory.TINY, 0), local)
+    monkeypatch.chdir(tmp_path)
+    assert rdtheory.load_pretrained("rdtheory/looped-tiny").config != model.config
+
+
+def test_depth_changes_the_answers(model, held_out):
+    shallow = teacher_forced_accuracy(model, held_out, 1, "cpu")
+    deep = teacher_forced_accuracy(model, held_out, 8, "cpu")
+    assert shallow < deep == 1.0
+    prompts = [encode(ex.prompt) for ex in held_out]
+    a = generate_ar(model, prompts, 9, depth=1, stop_tokens=[EOS])
+    b = generate_ar(model, prompts, 9, depth=8, stop_tokens=[EOS])
+    differs = sum(x != y for x, y in zip(a.tokens, b.tokens))
+    assert differs >= 3, f"depth 1 and 8 gave other answers for only {differs} of 64 grids"
+
+
+def test_committed_evaluation_matches_a_fresh_measurement(model):
+    """The committed numbers come from this model: remeasure the shallow end of the curve on the same examples."""
+    committed = json.loads((FOLDER / "evaluation.json").read_text())
+    n = committed["held_out"]["examples"]
+    examples = dataset(committed["held_out"]["seed"], n)[:64]
+    fresh = depth_curve(model, examples, (1, 2))
+    committed_r1 = committed["depth_curve"][0]
+    assert committed_r1["depth"] == 1
+    assert abs(fresh[0]["accuracy"] - committed_r1["accuracy"]) < 0.1  # a 64-example subset of the 256
+    latents = committed["latent_convergence"]
+    assert latents["first_step_below_threshold"] is not None and latents["first_step_below_threshold"] <= 32
+
+
+def test_paper_claim_df_defaults_match_ar_r32_with_3x_fewer_serial_passes(model, held_out):
+    examples = held_out[:32]
+    ar = depth_curve(model, examples, (32,))[0]
+    df = df_run(model, examples, inner=4, eps=0.03, ema=0.1, max_wavefront=128, depth=32)
+    assert df["accuracy"] >= ar["accuracy"] - 0.01
+    assert ar["core_passes_mean"] / df["core_passes_mean"] >= 3.0
+
+
+def test_reduction_a_on_the_trained_model(model64, held_out):
+    prompts = [encode(ex.prompt) for ex in held_out[:4]]
+    for depth in (1, 3):
+        for init_scale in (0.0, 1.0):
+            ar = generate_ar(model64, prompts, 9, depth, init_scale=init_scale, seed=5, stop_tokens=())
+            df = generate_df(model64, prompts, 9, inner=depth, depth=depth, exit=FixedDepth(depth), ema=0.0,
+                             noise=NO_NOISE, init_scale=init_scale, seed=5, stop_tokens=())
+            assert_same_tokens(df.tokens, ar.tokens, f"r={depth}")
+            assert_same_latents(df.latents, ar.latents, 1e-10, f"r={depth}")
+
+
+def test_reduction_b_on_the_trained_model(model64, held_out):
+    prompts = [encode(ex.prompt) for ex in held_out[:4]]
+    common = dict(init_scale=1.0, seed=2, stop_tokens=(), max_depth=12)
+    exited_early = 0
+    for inner in (1, 2, 3):
+        rule = LatentDiff(0.03)
+        ar = generate_adaptive(model64, prompts, 9, rule, check_every=inner, prefill_depth=4, **common)
+        df = generate_df(model64, prompts, 9, inner=inner, depth=4, exit=rule, max_wavefront=1, ema=0.3,
+                         noise=NO_NOISE, **common)
+        assert_same_tokens(df.tokens, ar.tokens, f"r'={inner}")
+        assert_same_latents(df.latents, ar.latents, 1e-10, f"r'={inner}")
+        for b, prompt in enumerate(prompts):
+            assert df.trace.recurrences(b) == ar.trace.recurrences(b)
+            exited_early += any(d < 12 for d in list(ar.trace.recurrences(b).values())[len(prompt):])
+    assert exited_early >= 6, "the exit rule should fire before the cap on the trained model"
+
+
+def test_reduction_c_on_the_trained_model(model64, held_out):
+    prompts = [encode(ex.prompt) for ex in held_out[:4]]
+    depth, cap, ema = 4, 8, 0.5
+    rule = FixedDepth(depth)
+    limit = ar_limit(depth, depth, rule, cap, 1, NO_NOISE, 1.0, False, False)
+    assert limit.holds, limit.reason
+    ar = generate_ar(model64, prompts, 9, depth, init_scale=1.0, seed=9, stop_tokens=())
+    df = generate_df(model64, prompts, 9, inner=depth, depth=depth, exit=rule, max_wavefront=cap, headway=1,
+                     ema=ema, noise=NO_NOISE, init_scale=1.0, seed=9, stop_tokens=())
+    assert_same_tokens(df.tokens, ar.tokens, limit.reason)
+    assert_same_latents(df.latents, ar.latents, 1e-10, limit.reason)
+
+
+def test_model_card_quotes_the_committed_evaluation():
+    committed = json.loads((FOLDER / "evaluation.json").read_text())
+    card = (FOLDER / "MODEL_CARD.md").read_text()
+    claim = committed["paper_claim"]
+    assert f"{claim['core_pass_ratio']:.2f}x fewer" in card
+    assert f"| 1 | {committed['depth_curve'][0]['accuracy']:.3f} |" in card
+

@@ -1,0 +1,93 @@
+"""The training task (grid reachability) and Huginn's recipe (Poisson-lognormal depth, truncated backpropagation)."""
+
+import random
+import statistics
+
+import pytest
+import torch
+
+from rdtheory.model.recurrent import RecurrentDepthLM
+from rdtheory.training.recipe import LOOPED_TINY, batch_tensors, loss_at_depth, sample_depth
+from rdtheory.training.task import EOS, VOCAB, dataset, decode, encode, example, reachable
+from rdtheory.training.train import train
+
+
+def test_reachability_on_hand_made_grids():
+    o, w = False, True
+    grid = [[o, o, w],
+            [w, o, o],
+            [o, w, o]]
+    assert reachable(grid) == [[True, True, False], [False, True, True], [False, False, True]]
+    blocked = [[o, w], [w, o]]
+    assert reachable(blocked)[-1] == [False, False]
+    assert reachable([[o, o], [o, o]]) == [[True, True], [True, True]]
+
+
+def test_examples_are_consistent_and_reproducible():
+    rng = random.Random(4)
+    for _ in range(50):
+        ex = example(rng)
+        rows = ex.prompt.removeprefix("<bos>").removesuffix("=").split(";")[:-1]
+        grid = [[c == "#" for c in row] for row in rows]
+        assert len(grid) == 8 and all(len(r) == 8 for r in grid) and not grid[0][0]
+        assert ex.answer == "".join("1" if r else "0" for r in reachable(grid)[-1])
+        assert decode(encode(ex.text)) == ex.text and encode(ex.text)[-1] == EOS
+    assert dataset(3, 5) == dataset(3, 5) != dataset(4, 5)
+    answers = "".join(ex.answer for ex in dataset(0, 400))
+    assert 0.35 < answers.count("1") / len(answers) < 0.7  # neither answer is a safe guess
+    assert len(VOCAB) <= LOOPED_TINY.vocab_size
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(size=1), "size=1"), (dict(size=True), "size=True"),
+                                           (dict(walls=(0.4, 0.2)), "walls"), (dict(walls=(0.1, 1.0)), "walls")])
+def test_bad_task_arguments_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        example(random.Random(0), **kwargs)
+
+
+def test_unknown_characters_are_refused():
+    with pytest.raises(ValueError, match="'x'"):
+        encode("<bos>..x")
+
+
+def test_batch_targets_are_the_answer_and_end_tokens_only():
+    exs = dataset(1, 3)
+    ids, valid, targets = batch_tensors(exs, "cpu")
+    for b, ex in enumerate(exs):
+        scored = targets[b][targets[b] != -100].tolist()
+        assert scored == encode(ex.answer + "<eos>")
+        assert valid[b].sum().item() == len(encode(ex.text))
+
+
+def test_poisson_lognormal_depth_has_the_recipe_mean_and_window():
+    rng = random.Random(0)
+    draws = [sample_depth(rng, 16, 4) for _ in range(20_000)]
+    assert all(g == min(4, n + g) and n >= 0 and g >= 1 for n, g in draws)
+    total = [n + g for n, g in draws]
+    assert abs(statistics.fmean(total) - 17) < 0.3  # Poisson(tau) + 1 with E[tau] = 16
+    assert min(total) == 1 and max(total) > 40  # heavy tail from the log-normal
+
+
+def test_truncated_backpropagation_keeps_the_loss_and_cuts_the_gradient():
+    torch.manual_seed(0)
+    model = RecurrentDepthLM(LOOPED_TINY).double()
+    ids, valid, targets = batch_tensors(dataset(2, 4), "cpu")
+    grads = {}
+    for name, (nograd, grad) in {"truncated": (3, 2), "full": (0, 5)}.items():
+        model.zero_grad()
+        loss = loss_at_depth(model, ids, valid, targets, nograd, grad, seed=1)
+        loss.backward()
+        grads[name] = (loss.item(), model.transformer.adapter.weight.grad.clone())
+    assert grads["truncated"][0] == pytest.approx(grads["full"][0], rel=1e-12)
+    assert not torch.allclose(grads["truncated"][1], grads["full"][1])
+
+
+def test_training_command_writes_a_loadable_checkpoint(tmp_path):
+    import rdtheory
+
+    record = train(tmp_path, steps=3, batch=4, seed=0, device="cpu", log_every=100, mean_recurrence=2,
+                   eval_examples=4)
+    assert [entry["step"] for entry in record["log"]] == [0, 2] and record["stopped_at"] is None
+    loaded = rdtheory.load_pretrained(tmp_path)
+    assert loaded.config.mean_recurrence == 2
+    assert (tmp_path / "tokenizer.json").exists() and (tmp_path / "training.json").exists()
