@@ -8,8 +8,8 @@ state):
 - latent convergence: the median over held-out answer positions of ||z_k - z_{k-1}|| / ||z_k|| at each step k (full
   sequence, teacher forced), and the first k where it falls below 0.03;
 - the paper's claim: diffusion forcing with the paper's defaults (r' = 4, LatentDiff(0.03), eta = 0.1, W = 128,
-  at most r = 32 recurrences a position) against static AR at r = 32: accuracy and serial core passes per example
-  (prefill included, counted from each row's own schedule);
+  prefill at r = 32, at most 2r recurrences a position: the sampler's default) against static AR at r = 32:
+  accuracy and serial core passes per example (prefill included, counted from each row's own schedule);
 - the trade-off: a sweep over eps and r'.
 
 Writes evaluation.json and MODEL_CARD.md (numbers filled in from the measurement) into --out.
@@ -28,9 +28,8 @@ import torch
 
 from rdtheory.model.recurrent import RecurrentDepthLM
 from rdtheory.training.recipe import teacher_forced_accuracy
-from rdtheory.training.task import EOS, Example, dataset, decode, encode
+from rdtheory.training.task import EOS, HELD_OUT_SEED, Example, dataset, decode, encode
 
-HELD_OUT_SEED = 10_007
 DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 PAPER_DEFAULTS = {"inner": 4, "eps": 0.03, "ema": 0.1, "max_wavefront": 128, "depth": 32}
 SWEEP_EPS = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003)
@@ -198,7 +197,8 @@ def model_card(result: dict[str, Any], training: dict[str, Any] | None) -> str:
         f"{lat['threshold']} at step {lat['first_step_below_threshold']} "
         f"(at k = 32: {lat['median_relative_change'][31]:.2e}; at k = 64: {lat['median_relative_change'][63]:.2e}).",
         "",
-        f"Diffusion forcing with the paper's defaults (r' = 4, LatentDiff(0.03), eta = 0.1, W = 128, r <= 32): "
+        f"Diffusion forcing with the paper's defaults (r' = 4, LatentDiff(0.03), eta = 0.1, W = 128, prefill at r = "
+        f"{df['depth']}, at most {2 * df['depth']} recurrences a position): "
         f"accuracy {df['accuracy']:.3f} with {df['core_passes_mean']:.1f} serial core passes per example, against "
         f"static AR at r = 32: {claim['ar_r32']['accuracy']:.3f} with {claim['ar_r32']['core_passes_mean']:.0f} "
         f"passes: a gap of {claim['accuracy_gap_points']:.1f} points at {claim['core_pass_ratio']:.2f}x fewer "

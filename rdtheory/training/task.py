@@ -24,6 +24,8 @@ _INDEX = {s: i for i, s in enumerate(VOCAB)}
 
 SIZE = 8
 """Rows and columns of the grid."""
+HELD_OUT_SEED = 10_007
+"""Seed of the held-out examples (training draws its batches from the training seed's stream)."""
 WALLS = (0.1, 0.3)
 """Range of the wall density, drawn uniformly per example (about half of the last row is reachable)."""
 

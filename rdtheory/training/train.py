@@ -25,9 +25,7 @@ from rdtheory.training.recipe import (
     sample_depth,
     teacher_forced_accuracy,
 )
-from rdtheory.training.task import VOCAB, dataset, example
-
-HELD_OUT_SEED = 10_007  # evaluation programs; training draws from seed + step streams
+from rdtheory.training.task import HELD_OUT_SEED, VOCAB, dataset, example
 
 
 def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float = 2e-3, log_every: int = 250,
