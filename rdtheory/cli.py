@@ -1,9 +1,14 @@
-"""The `rdtheory` command. Each subcommand is a thin shell over the package; nothing imports this module.
+"""The `rdtheory` command. Each subcommand is a thin shell over the package.
 
+  rdtheory report     check the sampler's limits, draw its schedules, predict Huginn-0125 tokens/s and run the shipped
+                      model; write report.md and figures to a folder (exit status 1 if a check fails)
   rdtheory demo       generate with AR and diffusion forcing on the embedded tiny model; print tokens and counters
   rdtheory plan       predicted time, tokens/s and memory of a generation on an accelerator, with its band; the
                       fastest DF knobs (--search); the accelerators that reach a rate (--target)
   rdtheory calibrate  refit the cost model's calibration from GPU measurement files
+
+The package imports only `sampler_label` and `rate_range` from here: `rdtheory.report` prints predictions as `plan`
+does.
 """
 
 import argparse
@@ -12,6 +17,24 @@ import sys
 import time
 from collections.abc import Sequence
 from typing import Any
+
+
+def _folder(value: str) -> str:
+    from pathlib import Path
+
+    if Path(value).exists() and not Path(value).is_dir():
+        raise argparse.ArgumentTypeError(f"--out={value!r} is a file; it must be a folder (created if missing)")
+    return value
+
+
+def _report(args: argparse.Namespace) -> int:
+    from rdtheory.report import run
+
+    try:
+        return run(args.out, quick=args.quick)
+    except (ModuleNotFoundError, ValueError) as error:
+        print(f"rdtheory report: error: {error}", file=sys.stderr)
+        return 2
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -62,7 +85,8 @@ def _sampler(args: argparse.Namespace) -> Any:
     return DiffusionForcing(args.depth, args.inner, args.headway, args.cap)
 
 
-def _knobs(s: Any) -> str:
+def sampler_label(s: Any) -> str:
+    """Knobs of a planning sampler (`rdtheory.costs.plan`) in one line, as `plan` and `report` print them."""
     from rdtheory.costs.plan import DiffusionForcing
 
     if isinstance(s, DiffusionForcing):
@@ -70,13 +94,14 @@ def _knobs(s: Any) -> str:
     return f"AR r={s.depth}"
 
 
-def _range(p: Any) -> str:
+def rate_range(p: Any) -> str:
+    """A prediction's tokens/s band, or what an uncalibrated rate is."""
     r = p.tokens_per_s_range
     return "upper bound (roofline)" if r is None else f"{r[0]:.1f} .. {r[1]:.1f}"
 
 
 def _prediction_json(p: Any) -> dict[str, Any]:
-    return {"hardware": p.hardware.name, "sampler": _knobs(p.sampler), "batch": p.batch,
+    return {"hardware": p.hardware.name, "sampler": sampler_label(p.sampler), "batch": p.batch,
             "prompt_length": p.prompt_length, "new_tokens": p.new_tokens, "seconds": p.seconds,
             "seconds_range": p.seconds_range, "tokens_per_s": p.tokens_per_s,
             "tokens_per_s_range": p.tokens_per_s_range,
@@ -87,7 +112,7 @@ def _prediction_json(p: Any) -> dict[str, Any]:
 
 def _print_prediction(p: Any, roofline: Any, cal: Any) -> None:
     m = p.memory
-    print(f"{_knobs(p.sampler)}, batch {p.batch}, prompt {p.prompt_length}, {p.new_tokens} new tokens, "
+    print(f"{sampler_label(p.sampler)}, batch {p.batch}, prompt {p.prompt_length}, {p.new_tokens} new tokens, "
           f"on {p.hardware.name}")
     if cal is None:
         print("  uncalibrated roofline: times are lower bounds, rates upper bounds")
@@ -98,7 +123,7 @@ def _print_prediction(p: Any, roofline: Any, cal: Any) -> None:
         widened = "" if p.band == cal.band else (f" (widened by {cal.transfer_widening:.0%} per step away from "
                                                  f"{cal.hardware} and {cal.model}: their efficiencies assumed)")
         print(f"  band         held-out relative error {p.band.low:+.1%} .. {p.band.high:+.1%}{widened}")
-    print(f"  tokens/s   {p.tokens_per_s:9.1f}   ({_range(p)}; roofline bound {roofline.tokens_per_s:.1f})")
+    print(f"  tokens/s   {p.tokens_per_s:9.1f}   ({rate_range(p)}; roofline bound {roofline.tokens_per_s:.1f})")
     print(f"  seconds    {p.seconds:9.3f}   (decode {p.decode_tokens_per_s:.1f} tokens/s after the prefill)")
     print(f"  memory     {m.total_bytes / 1e9:9.2f} GB of {p.hardware.memory_bytes / 1e9:.0f} GB (weights "
           f"{m.weight_bytes / 1e9:.2f}, KV cache {m.kv_cache_bytes / 1e9:.2f}, states {m.state_bytes / 1e9:.3f}, "
@@ -127,7 +152,7 @@ def _plan(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"fastest fixed-rule DF knobs on {found.hardware.name} (speed only; r' also sets accuracy):")
                 for p in found.candidates[:args.show]:
-                    print(f"  {_knobs(p.sampler):44s} {p.tokens_per_s:8.1f} tokens/s ({_range(p)})")
+                    print(f"  {sampler_label(p.sampler):44s} {p.tokens_per_s:8.1f} tokens/s ({rate_range(p)})")
         if args.target is not None:
             checks = hardware_for_target(config, _sampler(args), args.target, **knobs)
             report["target"] = [{"hardware": c.hardware.name, "reaches": c.reaches, "surely": c.surely,
@@ -136,7 +161,7 @@ def _plan(args: argparse.Namespace) -> int:
                 print(f"accelerators against {args.target:g} tokens/s:")
                 for c in checks:
                     verdict = "does not fit" if c.prediction is None else (
-                        f"{c.prediction.tokens_per_s:8.1f} tokens/s ({_range(c.prediction)})  "
+                        f"{c.prediction.tokens_per_s:8.1f} tokens/s ({rate_range(c.prediction)})  "
                         + ("reaches surely" if c.surely else "reaches" if c.reaches else "misses"))
                     print(f"  {c.hardware.name:16s} {verdict}")
     except (ValueError, TypeError) as error:
@@ -164,6 +189,16 @@ def _calibrate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rdtheory", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("report", help="checks, schedules, predictions and the shipped model, written to a folder",
+                       description="Check the diffusion-forcing sampler's exact AR limits and converged limit (PASS/"
+                       "FAIL per check; exit status 1 if any fails), draw its schedules, predict Huginn-0125 tokens/s "
+                       "for AR and DF on the bundled accelerators with the calibration's band, and run the shipped "
+                       "model rdtheory/looped-tiny; write report.md and PNG figures to --out. A progress bar goes to "
+                       "stderr.")
+    r.add_argument("--out", type=_folder, default="report", help="folder to write report.md and the figures into "
+                   "(default: report/ under the working directory)")
+    r.add_argument("--quick", action="store_true", help="fewer cases and 16 instead of 64 held-out grids")
+    r.set_defaults(run=_report)
     demo = sub.add_parser("demo", help="AR and diffusion forcing on the embedded tiny model")
     demo.add_argument("--tokens", type=int, default=12, help="new tokens per prompt")
     demo.add_argument("--depth", type=int, default=8, help="recurrences per token (r)")
