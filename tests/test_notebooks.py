@@ -21,6 +21,8 @@ FIGURES = {
     "05_noise_and_memory": ("noise_schedules", "ema_response", "kv_memory"),
     "06_convergence": ("convergence", "ar_limits"),
     "07_tables": ("table1", "table2"),
+    "08_trained_model": ("trained_depth_curve", "trained_latents", "trained_schedules", "trained_recurrences",
+                         "trained_tradeoff"),
 }
 # Statements that would put logic in a notebook; a conditional expression choosing a size is allowed.
 LOGIC = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.While, ast.If, ast.With, ast.Try,
