@@ -29,7 +29,7 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     (model_folder / "evaluation.json").write_text(json.dumps(HEADLINE))
     results: dict[str, object] = {}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(report, "bundled_path", lambda name: model_folder)
+        mp.setattr(report.sections, "bundled_path", lambda name: model_folder)
         for name in CACHED:
             mp.setattr(report, name, lambda *a, _f=getattr(report, name), _n=name: results.setdefault(_n, _f(*a)))
         stdout, stderr = io.StringIO(), io.StringIO()

@@ -28,6 +28,17 @@ def fixed_point(model, prompt, n):
     return ar, ids, states[0]
 
 
+SCREEN_DEPTH = 60
+
+
+def screened_out(model, prompt) -> bool:
+    """A cheap look at the prompt's states after SCREEN_DEPTH steps: a step constant >= 0.9 there means the model
+    is unlikely to pass the lam < 0.9 filter at the fixed point, so the 300-step reference is not worth computing."""
+    ids = torch.tensor(prompt)
+    _, states = model(ids[None], SCREEN_DEPTH)
+    return max(step_constants(model, ids, states[0]).lam) >= 0.9
+
+
 def test_df_commits_within_the_bound_of_the_fixed_point():
     seen = {"depth_mattered": 0, "margin_certified": 0, "wide": 0, "examples": 0}
 
@@ -37,6 +48,7 @@ def test_df_commits_within_the_bound_of_the_fixed_point():
     def check(model, inner, cap, headway, init_scale, data):
         prompt = data.draw(prompts(model.config.vocab_size, 2, 4))
         n = 5
+        assume(not screened_out(model, prompt))
         ar, ids, z_star = fixed_point(model, prompt, n)
         c = step_constants(model, ids, z_star)
         lam, cond = max(c.lam), max(c.cond)
@@ -83,8 +95,10 @@ def contractive(seed):
     return random_model(config, seed, gain=2.0, state_gain=0.45)
 
 
-def errors(model, prompt, eps, **knobs):
-    ar, _, z_star = fixed_point(model, prompt, 4)
+def errors(model, prompt, eps, reference=None, **knobs):
+    """Largest committed-latent error of DF against the fixed point (`reference`: fixed_point(model, prompt, 4),
+    computed when not given); None when the tokens differ."""
+    ar, _, z_star = fixed_point(model, prompt, 4) if reference is None else reference
     df = generate_df(model, [prompt], 4, inner=2, depth=FIXED_POINT_DEPTH, exit=LatentDiff(eps), max_depth=100_000,
                      max_wavefront=4, kv=ShareLast(), stop_tokens=(), init_scale=1.0, seed=1, **knobs)
     if df.tokens != ar.tokens:
@@ -98,7 +112,8 @@ def test_with_an_ema_the_limit_still_holds_but_not_at_rate_eps():
     final inputs, so the error still vanishes as eps -> 0."""
     for seed in range(3):
         model = contractive(seed)
-        errs = [errors(model, [1, 2, 3], eps, ema=0.5) for eps in (1e-3, 1e-6, 1e-9)]
+        reference = fixed_point(model, [1, 2, 3], 4)
+        errs = [errors(model, [1, 2, 3], eps, reference, ema=0.5) for eps in (1e-3, 1e-6, 1e-9)]
         assert None not in errs and errs[-1] < 1e-6 and errs[-1] < errs[0], errs
 
 
@@ -107,9 +122,10 @@ def test_noise_that_does_not_vanish_leaves_an_error_floor():
     stay a fixed distance from the fixed point however small eps is (the exits are then forced by max_depth, or
     never come: we cap the run and compare what it committed). A linear schedule reaches zero and converges."""
     model = contractive(0)
-    floor = errors(model, [1, 2, 3], 1e-9, noise=Linear(0.3, 8))
+    reference = fixed_point(model, [1, 2, 3], 4)
+    floor = errors(model, [1, 2, 3], 1e-9, reference, noise=Linear(0.3, 8))
     assert floor is not None and floor < 1e-6
-    ar, _, z_star = fixed_point(model, [1, 2, 3], 4)
+    ar, _, z_star = reference
     df = generate_df(model, [[1, 2, 3]], 4, inner=2, depth=FIXED_POINT_DEPTH, exit=LatentDiff(1e-9), max_depth=60,
                      max_wavefront=4, kv=ShareLast(), stop_tokens=(), init_scale=1.0, seed=1, noise=Constant(0.3))
     gap = (df.latents[0][1] - z_star[3]).norm().item()
