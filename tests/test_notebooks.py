@@ -12,6 +12,8 @@ import nbclient
 import nbformat
 import pytest
 
+pytestmark = pytest.mark.xdist_group("notebook-kernels")  # one worker: the runs share state and CPU
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 FIGURES = {
     "01_schedules": ("fig1_schedule", "fig1_headway2", "fig1_cap2", "fig1_ar_limit", "fig1_sampler_traces"),

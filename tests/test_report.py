@@ -17,6 +17,8 @@ from rdtheory import TINY
 from rdtheory.cli import main
 from rdtheory.figures import limits
 
+pytestmark = pytest.mark.xdist_group("report")  # one worker: the runs share state and CPU
+
 CACHED = ("exact_limit_checks", "boundary_checks", "converged_checks", "model_section")
 HEADLINE = {"headline": {"exact_match": {"ar": 0.984, "df": 0.969}, "speedup": 2.77}, "rows": [1, 2]}
 
