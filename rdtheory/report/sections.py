@@ -14,12 +14,15 @@ from rdtheory.sampling.autoregressive import generate_ar
 from rdtheory.sampling.diffusion_forcing import generate_df
 from rdtheory.sampling.exits import LatentDiff
 from rdtheory.sampling.schedules import NO_NOISE
+from rdtheory.training.evaluate import PAPER_DEFAULTS
 from rdtheory.training.task import HELD_OUT_SEED
 
 MODEL = "rdtheory/looped-tiny"
 DEPTHS = (1, 2, 4, 8, 16)
-PAPER_DEPTH = 32  # the paper's r: AR's depth, DF's prefill depth (and max depth 2r)
-PAPER_DF = dict(inner=4, exit=LatentDiff(0.03), max_wavefront=128, headway=1, ema=0.1, noise=NO_NOISE, init_scale=1.0)
+PAPER_DEPTH = PAPER_DEFAULTS["depth"]  # the paper's r: AR's depth, DF's prefill depth (and max depth 2r)
+PAPER_DF = dict(inner=PAPER_DEFAULTS["inner"], exit=LatentDiff(PAPER_DEFAULTS["eps"]),
+                max_wavefront=PAPER_DEFAULTS["max_wavefront"], headway=1, ema=PAPER_DEFAULTS["ema"], noise=NO_NOISE,
+                init_scale=1.0)
 PAPER_DF_TEXT = "r'=4, LatentDiff(0.03), eta=0.1, beta=0, cap 128, headway 1, init scale 1"
 
 
