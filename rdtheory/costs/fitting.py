@@ -43,7 +43,8 @@ START = (0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 2.0, 50.0, 50.0, 50.0)  # overheads in mi
 LOWER = (0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 1.0, 0.0, 0.0, 0.0)
 UPPER = (2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 32.0, 1e4, 1e4, 1e4)
 ENVIRONMENT_KEYS = ("device", "torch", "cuda", "commit")
-SHIPPED_STAGES, SHIPPED_GENERATION = "data/h100_stage_latency.json", "data/h100_generation_eager.json"
+SHIPPED_STAGES = "data/h100_stage_latency_compiled.json"
+SHIPPED_GENERATION = "data/h100_generation_compiled.json"
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 width W, context L and batch B, at Huginn-0125 shape with random weights in bf16.
 
 Each call is captured as a CUDA graph on static inputs (so launch overhead is what a graphed sampler pays) and
-timed by CUDA events: warm-up, then the median of repeats. The JSON it writes (records of stage, W, L, B and
-seconds, under the environment of `rdtheory.costs.environment`) is what `rdtheory.costs.calibration` fits.
-Nothing else in the package needs a GPU.
+timed by CUDA events: warm-up, then the median of repeats. With --compile the sandwich blocks run through
+`torch.compile` (`RecurrentDepthLM.compile_blocks`), as the fast samplers run them; the record says which. The
+JSON it writes (records of stage, W, L, B and seconds, under the environment of `rdtheory.costs.environment`) is
+what `rdtheory.costs.calibration` fits. Nothing else in the package needs a GPU.
 """
 
 import argparse
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="a coarse grid, for a smoke test")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the sandwich blocks")
     args = parser.parse_args(argv)
 
     import torch
@@ -96,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     record: dict[str, Any] = {"kind": "stage_latency", "environment": environment(), "ceilings": ceilings()}
     model = random_huginn(torch.bfloat16)
+    record["compiled_blocks"] = args.compile
+    if args.compile:
+        # every (W, L, B) point is a new shape: room for the recompiles, so that no point falls back to eager
+        torch._dynamo.config.recompile_limit = max(64, torch._dynamo.config.recompile_limit)
+        model.compile_blocks()
     with torch.no_grad():
         record["records"] = time_stages(model, grid(args.quick), args.repeats)
     record["wall_s"] = time.time() - start

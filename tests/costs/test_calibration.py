@@ -39,9 +39,12 @@ from rdtheory.costs.fitting import (
 
 H100 = get_hardware("H100 SXM")
 DATA = resources.files("rdtheory.costs").joinpath("data")
-STAGES, GENERATION = str(DATA.joinpath("h100_stage_latency.json")), str(DATA.joinpath("h100_generation_eager.json"))
+STAGES = str(DATA.joinpath("h100_stage_latency_compiled.json"))
+GENERATION = str(DATA.joinpath("h100_generation_compiled.json"))
+EAGER_STAGES, EAGER_GENERATION = str(DATA.joinpath("h100_stage_latency.json")), str(DATA.joinpath(
+    "h100_generation_eager.json"))
 SHIPPED = load_calibration()
-MEASURED_DF_OVER_AR = 85.0 / 19.4
+MEASURED_DF_OVER_AR = 100.5 / 22.1  # compiled blocks, H100 run of the committed generation file
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +67,29 @@ def test_committed_calibration_is_the_fit_of_the_committed_measurements(refit):
     assert refit.model == SHIPPED.model == "HUGINN_0125"
     assert refit.transfer_widening == pytest.approx(SHIPPED.transfer_widening)
     assert SHIPPED.provenance["stages"]["environment"]["device"] == "NVIDIA H100 80GB HBM3"
-    assert SHIPPED.provenance["stages"]["environment"]["commit"] == "cdea951"
+    assert SHIPPED.provenance["stages"]["environment"]["commit"].startswith("805ab74")
+    assert json.loads(open(STAGES).read())["compiled_blocks"] and json.loads(open(GENERATION).read())["compiled_blocks"]
+
+
+def test_the_eager_implementation_is_calibrated_within_the_targets_too():
+    """The same model fits the slower eager blocks: the fit describes implementations, it is not tuned to one."""
+    eager = calibrate(EAGER_STAGES, EAGER_GENERATION)
+    held = eager.residuals["held_out"]["all"]
+    assert held["median_abs"] <= 0.05 and held["max_abs"] <= 0.15
+    speedup = eager.residuals["end_to_end"]["df_over_ar"]
+    assert speedup["measured"] == pytest.approx(85.0 / 19.4, rel=0.01)
+    assert abs(speedup["predicted"] / speedup["measured"] - 1) < 0.10
+    # compiling the blocks speeds up streaming: the fitted efficiencies say so
+    assert eager.call.weight_efficiency < SHIPPED.call.weight_efficiency
+    assert eager.call.single_weight_efficiency < SHIPPED.call.single_weight_efficiency
+
+
+def test_compiled_blocks_are_faster_at_every_measured_point():
+    eager = {(r.stage, r.width, r.context, r.batch): r.seconds for r in load_stage_records(EAGER_STAGES)}
+    compiled = load_stage_records()
+    assert len(compiled) == len(eager) == 321
+    ratios = [eager[(r.stage, r.width, r.context, r.batch)] / r.seconds for r in compiled]
+    assert min(ratios) > 1.0 and 1.1 < float(np.median(ratios)) < 1.3
 
 
 def test_split_holds_out_every_fourth_record_of_each_stage():
@@ -110,7 +135,7 @@ def test_the_fit_recovers_a_known_model():
 def test_fitted_efficiencies_show_the_implementation_below_the_roofline():
     c, ceilings = SHIPPED.call, SHIPPED.provenance["stages"]["ceilings"]
     copy_fraction = ceilings["copy_bytes_per_s"] / H100.bandwidth_bytes_per_s
-    assert c.weight_efficiency < c.single_weight_efficiency < 0.7 < copy_fraction  # weights stream at < 70 %
+    assert c.weight_efficiency < c.single_weight_efficiency < 0.75 < copy_fraction  # weights stream at < 75 %
     assert c.compute_efficiency < ceilings["bf16_matmul_flops_per_s"] / H100.dense_bf16_flops_per_s
     assert c.attention_compute_efficiency < 0.3
     assert all(o < 2e-4 for o in (c.embed_overhead_s, c.core_overhead_s, c.decode_overhead_s))

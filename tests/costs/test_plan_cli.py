@@ -25,16 +25,16 @@ DF = DiffusionForcing(32, 4, 1, 128)
 
 
 def test_calibrated_plan_matches_the_measured_benchmark_within_its_band():
-    """Measured on the H100: DF 85.0 tokens/s (fitted), AR 19.4 tokens/s (held out)."""
+    """Measured on the H100 with compiled blocks: DF 100.5 tokens/s (fitted), AR 22.1 tokens/s (held out)."""
     df = plan(HUGINN_0125, "H100 SXM", DF, calibration=CAL, **BENCH)
     ar = plan(HUGINN_0125, "H100 SXM", StaticAR(32), calibration=CAL, **BENCH)
     low, high = ar.tokens_per_s_range
-    assert low <= 19.37 <= high
-    assert df.tokens_per_s == pytest.approx(85.0, rel=0.01)
-    assert df.tokens_per_s / ar.tokens_per_s == pytest.approx(85.0 / 19.37, rel=0.10)
+    assert low <= 22.1 <= high
+    assert df.tokens_per_s == pytest.approx(100.5, rel=0.01)
+    assert df.tokens_per_s / ar.tokens_per_s == pytest.approx(100.5 / 22.1, rel=0.10)
     roofline = plan(HUGINN_0125, "H100 SXM", DF, **BENCH)
     assert roofline.band is None and roofline.tokens_per_s_range is None
-    assert df.tokens_per_s < 0.6 * roofline.tokens_per_s  # the implementation is far below the roofline
+    assert df.tokens_per_s < 0.7 * roofline.tokens_per_s  # the implementation is well below the roofline
 
 
 def test_band_widens_off_the_calibration_device():
@@ -73,7 +73,7 @@ def test_knob_search_with_no_room_raises():
 
 
 def test_hardware_for_target():
-    checks = hardware_for_target(HUGINN_0125, DF, 100.0, calibration=CAL, **BENCH)
+    checks = hardware_for_target(HUGINN_0125, DF, 110.0, calibration=CAL, **BENCH)
     rates = [c.prediction.tokens_per_s for c in checks]
     assert rates == sorted(rates, reverse=True)
     verdicts = {c.hardware.name: (c.reaches, c.surely) for c in checks}
@@ -102,12 +102,12 @@ def test_cli_plan_prints_prediction_band_and_memory(capsys):
     assert main(["plan", "--sampler", "df", "--inner", "4", "--prompt", "64", "--tokens", "48"]) == 0
     out = capsys.readouterr().out
     assert "DF r'=4 FixedDepth(32) headway=1 cap=128, batch 1, prompt 64, 48 new tokens, on H100 SXM" in out
-    assert "tokens/s        85.0   (82.5 .. 88.7; roofline bound 156.1)" in out
-    assert "held-out relative error -3.0% .. +4.4%" in out and "memory" in out and "of 80 GB" in out
+    assert "tokens/s       100.5   (94.9 .. 105.7; roofline bound 156.1)" in out
+    assert "held-out relative error -5.5% .. +5.2%" in out and "memory" in out and "of 80 GB" in out
 
 
 def test_cli_plan_json_search_and_target(capsys):
-    assert main(["plan", "--hardware", "h200-sxm", "--search", "--target", "100", "--json"]) == 0
+    assert main(["plan", "--hardware", "h200-sxm", "--search", "--target", "110", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["prediction"]["hardware"] == "H200 SXM"
     low, high = report["prediction"]["tokens_per_s_range"]
