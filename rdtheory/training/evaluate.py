@@ -219,6 +219,13 @@ def model_card(result: dict[str, Any], training: dict[str, Any] | None) -> str:
         f"{saturation_depth(curve)}. Depth matters for the remaining grids, whose answers need the longer "
         "propagation; the accuracy at r = 1-2 is not low.",
         "",
+        "Harder grids do not change this: six variants trained on the H100 (10 x 10 to 14 x 14 grids, wall densities "
+        "up to 0.4 around the directed-percolation threshold near 0.3, grids whose last row has a reachable cell, one "
+        "or two core layers; `rdtheory/training/grid_variants.json`) all reach 97% or more by r = 8 and answer 44% or "
+        "more of their grids at r = 1 and 69% or more at r = 2. A causal transformer propagates right/down "
+        "reachability over many rows per layer; a curve that starts low needs a task without such a parallel "
+        "solution.",
+        "",
     ]
     return "\n".join(lines)
 

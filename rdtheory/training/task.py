@@ -28,6 +28,9 @@ HELD_OUT_SEED = 10_007
 """Seed of the held-out examples (training draws its batches from the training seed's stream)."""
 WALLS = (0.1, 0.3)
 """Range of the wall density, drawn uniformly per example (about half of the last row is reachable)."""
+MIN_REACHABLE = 0
+"""Grids whose last row has fewer reachable cells than this are drawn again."""
+MAX_DRAWS = 10_000
 
 
 def encode(text: str) -> list[int]:
@@ -68,22 +71,32 @@ def reachable(walls: list[list[bool]]) -> list[list[bool]]:
     return reach
 
 
-def example(rng: random.Random, size: int = SIZE, walls: tuple[float, float] = WALLS) -> Example:
-    """A size x size grid with a wall density drawn from `walls` (the corner is always open)."""
-    if isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= 11:
-        raise ValueError(f"size={size!r} must be an int in [2, 11] (the grid must fit the model's context)")
+def example(rng: random.Random, size: int = SIZE, walls: tuple[float, float] = WALLS,
+            min_reachable: int = MIN_REACHABLE) -> Example:
+    """A size x size grid with a wall density drawn from `walls` (the corner is always open), drawn again until
+    at least `min_reachable` cells of its last row are reachable."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= 16:
+        raise ValueError(f"size={size!r} must be an int in [2, 16]")
     if not 0.0 <= walls[0] <= walls[1] < 1.0:
         raise ValueError(f"walls={walls!r} must be a range (low, high) with 0 <= low <= high < 1")
-    density = rng.uniform(*walls)
-    grid = [[rng.random() < density for _ in range(size)] for _ in range(size)]
-    grid[0][0] = False
+    if isinstance(min_reachable, bool) or not isinstance(min_reachable, int) or not 0 <= min_reachable <= size:
+        raise ValueError(f"min_reachable={min_reachable!r} must be an int in [0, size={size}]")
+    for _ in range(MAX_DRAWS):
+        density = rng.uniform(*walls)
+        grid = [[rng.random() < density for _ in range(size)] for _ in range(size)]
+        grid[0][0] = False
+        last = reachable(grid)[-1]
+        if sum(last) >= min_reachable:
+            break
+    else:
+        raise ValueError(f"no grid in {MAX_DRAWS} draws with walls={walls!r} has min_reachable={min_reachable} "
+                         "reachable cells in its last row; lower the walls or min_reachable")
     prompt = "<bos>" + "".join("".join("#" if w else "." for w in row) + ";" for row in grid) + "="
-    answer = "".join("1" if r else "0" for r in reachable(grid)[-1])
+    answer = "".join("1" if r else "0" for r in last)
     return Example(prompt, answer)
 
 
-def dataset(seed: int, size: int) -> list[Example]:
-    """`size` examples drawn from `seed`."""
+def dataset(seed: int, n: int, **task: object) -> list[Example]:
+    """`n` examples drawn from `seed` (`task`: the knobs of `example`, its defaults where not given)."""
     rng = random.Random(seed)
-    return [example(rng) for _ in range(size)]
-
+    return [example(rng, **task) for _ in range(n)]

@@ -25,12 +25,14 @@ from rdtheory.training.recipe import (
     sample_depth,
     teacher_forced_accuracy,
 )
-from rdtheory.training.task import HELD_OUT_SEED, VOCAB, dataset, example
+from rdtheory.training.task import HELD_OUT_SEED, VOCAB, dataset, encode, example
 
 
 def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float = 2e-3, log_every: int = 250,
-          max_seconds: float | None = None, mean_recurrence: int | None = None, eval_examples: int = 256) -> dict:
-    config = LOOPED_TINY if mean_recurrence is None else replace(LOOPED_TINY, mean_recurrence=mean_recurrence)
+          max_seconds: float | None = None, mean_recurrence: int | None = None, eval_examples: int = 256,
+          task: dict | None = None, shape: dict | None = None) -> dict:
+    task, shape = dict(task or {}), dict(shape or {})
+    config = replace(LOOPED_TINY, **shape, **({} if mean_recurrence is None else {"mean_recurrence": mean_recurrence}))
     torch.manual_seed(seed)
     model = RecurrentDepthLM(config).to(device).train()
     decay = [p for p in model.parameters() if p.dim() > 1]
@@ -41,7 +43,11 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
     schedule = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1)))))
     rng = random.Random(seed)
-    held_out = dataset(HELD_OUT_SEED, eval_examples)
+    held_out = dataset(HELD_OUT_SEED, eval_examples, **task)
+    longest = max(len(encode(ex.text)) for ex in held_out)
+    if longest > config.block_size:
+        raise ValueError(f"task={task!r} writes examples of {longest} tokens, more than the model's block_size="
+                         f"{config.block_size}")
     log, start = [], time.time()
     stopped_at = None
     for step in range(steps):
@@ -49,7 +55,7 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
             stopped_at = step
             print(json.dumps({"stopped_at": step, "seconds": time.time() - start}), flush=True)
             break
-        examples = [example(rng) for _ in range(batch)]
+        examples = [example(rng, **task) for _ in range(batch)]
         ids, valid, targets = batch_tensors(examples, device)
         nograd, grad = sample_depth(rng, config.mean_recurrence, config.mean_backprop_depth)
         loss = loss_at_depth(model, ids, valid, targets, nograd, grad, seed=seed * 1_000_003 + step)
@@ -60,7 +66,7 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
         schedule.step()
         if step % log_every == 0 or step == steps - 1:
             model.eval()
-            acc = {f"accuracy_r{r}": teacher_forced_accuracy(model, held_out, r, device) for r in (1, 4, 16, 32)}
+            acc = {f"accuracy_r{r}": teacher_forced_accuracy(model, held_out, r, device) for r in (1, 2, 4, 8, 16, 32)}
             acc |= {f"token_accuracy_r{r}": answer_token_accuracy(model, held_out, r, device) for r in (1, 4, 16)}
             model.train()
             log.append({"step": step, "loss": loss.item(), "depth": nograd + grad, "seconds": time.time() - start,
@@ -71,27 +77,49 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
     (out / "tokenizer.json").write_text(json.dumps({"vocab": list(VOCAB), "bos": "<bos>", "eos": "<eos>",
                                                      "pad": "<pad>"}, indent=1) + "\n")
     record = {"seed": seed, "mean_recurrence": config.mean_recurrence, "steps": steps, "stopped_at": stopped_at,
-              "batch": batch, "lr": lr, "device": device,
+              "task": task, "shape": shape, "batch": batch, "lr": lr, "device": device,
               "device_name": torch.cuda.get_device_name() if str(device).startswith("cuda") else "cpu", "log": log,
               "seconds": time.time() - start, "torch": torch.__version__}
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
 
 
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--steps", type=int, default=2500)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--log-every", type=int, default=250)
+    p.add_argument("--mean-recurrence", type=int, default=None, help="override the recipe's mean depth")
+    p.add_argument("--max-seconds", type=float, default=None, help="stop early (recorded) after this long")
+    p.add_argument("--size", type=int, default=None, help="grid size (default: the task's)")
+    p.add_argument("--walls", type=float, nargs=2, default=None, help="wall density range (default: the task's)")
+    p.add_argument("--min-reachable", type=int, default=None, help="redraw grids with fewer reachable cells in the "
+                   "last row (default: the task's)")
+    p.add_argument("--core-layers", type=int, default=None, help="layers of the recurrent block (default: the "
+                   "recipe's)")
+    p.add_argument("--block-size", type=int, default=None, help="context length (default: the recipe's)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return p
+
+
+def knobs(args: argparse.Namespace) -> tuple[dict, dict]:
+    """(task, shape): the task's and the model's options given on the command line, as `train` records them."""
+    task = {k: v for k, v in (("size", args.size), ("walls", list(args.walls) if args.walls else None),
+                              ("min_reachable", args.min_reachable)) if v is not None}
+    shape = {k: v for k, v in (("n_layers_in_recurrent_block", args.core_layers), ("block_size", args.block_size))
+             if v is not None}
+    return task, shape
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=2500)
-    parser.add_argument("--batch", type=int, default=256)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--log-every", type=int, default=250)
-    parser.add_argument("--mean-recurrence", type=int, default=None, help="override the recipe's mean depth")
-    parser.add_argument("--max-seconds", type=float, default=None, help="stop early (recorded) after this long")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    args = parser.parse_args(argv)
-    train(args.out, args.steps, args.batch, args.seed, args.device, args.lr, args.log_every,
-          args.max_seconds, args.mean_recurrence)
+    args = parser().parse_args(argv)
+    task, shape = knobs(args)
+    train(args.out, args.steps, args.batch, args.seed, args.device, args.lr, args.log_every, args.max_seconds,
+          args.mean_recurrence, task={**task, **({"walls": tuple(task["walls"])} if "walls" in task else {})},
+          shape=shape)
     return 0
 
 
