@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from rdtheory.figures import trained
+from rdtheory.figures import trained, trained_plots
 from rdtheory.figures.output import save
 from rdtheory.theory import ar_schedule
 
@@ -154,7 +154,7 @@ def test_data_functions_import_neither_matplotlib_nor_torch():
     (lambda m, e: trained.held_out(0), r"n=0 must be an int >= 1"),
     (lambda m, e: trained.model_folder("/nonexistent/folder"), r"name='/nonexistent/folder' must name"),
     (lambda m, e: trained.cropped(ar_schedule(3, 2, 2), 3), r"start=3 must be < prompt_len=3"),
-    (lambda m, e: trained.recurrences_figure({}), r"recurrences=\{\} must give at least one position"),
+    (lambda m, e: trained_plots.recurrences_figure({}), r"recurrences=\{\} must give at least one position"),
 ])
 def test_bad_arguments_raise(model, evaluation, call, match):
     with pytest.raises(ValueError, match=match):
@@ -165,7 +165,7 @@ def test_bad_row_and_context_raise(runs):
     with pytest.raises(ValueError, match=r"row=1 must lie in \[0, 0\]"):
         trained.generated_recurrences(runs, row=1)
     with pytest.raises(ValueError, match=r"context=0 must be an int >= 1"):
-        trained.sampler_schedules_figure(runs, context=0)
+        trained_plots.sampler_schedules_figure(runs, context=0)
 
 
 # ------------------------------------------------------------------------------------------------ figures
@@ -174,16 +174,16 @@ def test_bad_row_and_context_raise(runs):
 def test_figures_render(model, evaluation, runs, tmp_path):
     curves = {"committed": evaluation["depth_curve"], "live_examples": 2, "committed_examples": 256,
               "live": [r for r in evaluation["depth_curve"] if r["depth"] <= 8]}
-    _saves(trained.depth_curve_figure(curves), tmp_path, "depth")
+    _saves(trained_plots.depth_curve_figure(curves), tmp_path, "depth")
     latents = {"committed": evaluation["latent_convergence"], "live_examples": 2,
                "live": evaluation["latent_convergence"]}
-    _saves(trained.latent_figure(latents), tmp_path, "latents")
-    fig = trained.sampler_schedules_figure(runs, context=2)
+    _saves(trained_plots.latent_figure(latents), tmp_path, "latents")
+    fig = trained_plots.sampler_schedules_figure(runs, context=2)
     prompt_len = runs["AR, r=32"].trace.prompt_lengths[0]
     fig.canvas.draw()
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert str(prompt_len - 2) in labels, labels  # absolute positions on the x axis
     _saves(fig, tmp_path, "schedules")
     answer = trained.held_out(1)[0].answer
-    _saves(trained.recurrences_figure(trained.generated_recurrences(runs), answer), tmp_path, "recurrences")
-    _saves(trained.tradeoff_figure(trained.tradeoff(evaluation)), tmp_path, "tradeoff")
+    _saves(trained_plots.recurrences_figure(trained.generated_recurrences(runs), answer), tmp_path, "recurrences")
+    _saves(trained_plots.tradeoff_figure(trained.tradeoff(evaluation)), tmp_path, "tradeoff")
