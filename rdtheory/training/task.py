@@ -1,16 +1,16 @@
 """Reachability on a grid: a task whose answers need serial steps, with a character vocabulary built in code.
 
-An example is an 8 x 8 grid of open cells (".") and walls ("#"), written row by row, and asks which cells of the
+An example is a 12 x 12 grid of open cells (".") and walls ("#"), written row by row, and asks which cells of the
 last row can be reached from the top-left corner by moves right and down through open cells ("1" reachable, "0"
-not):
+not); a 4 x 4 grid reads
 
-    <bos>..#.....;.#...#..;...#....;........;#.#..#..;......#.;.#......;...#..#.;=11100011<eos>
+    <bos>..#.;.#..;...#;#...;=0111<eos>
 
 A cell is reachable when it is open and the cell above it or to its left is reachable. Each of those neighbours sits
-a fixed distance back in the text, so a model can settle one more anti-diagonal of the grid per step: the depth an
-answer needs grows with the cell's distance from the corner (up to 14 steps), and the latents reach a fixed point
-once the whole grid is settled. A cell's own wall or its neighbours' walls give a partial answer without depth;
-the rest needs the serial propagation.
+a fixed distance back in the text, so a model can settle the grid a few rows at a time: the depth an answer needs
+grows with the grid, and the latents reach a fixed point once the whole grid is settled. The wall density is drawn
+around the directed-percolation threshold (about 0.3), where reachability depends on long paths, and grids whose
+last row has no reachable cell (an all-zero answer) are drawn again.
 """
 
 import random
@@ -22,13 +22,13 @@ VOCAB = (*SPECIALS, *SYMBOLS)
 PAD, BOS, EOS = 0, 1, 2
 _INDEX = {s: i for i, s in enumerate(VOCAB)}
 
-SIZE = 8
+SIZE = 12
 """Rows and columns of the grid."""
 HELD_OUT_SEED = 10_007
 """Seed of the held-out examples (training draws its batches from the training seed's stream)."""
-WALLS = (0.1, 0.3)
-"""Range of the wall density, drawn uniformly per example (about half of the last row is reachable)."""
-MIN_REACHABLE = 0
+WALLS = (0.25, 0.35)
+"""Range of the wall density, drawn uniformly per example."""
+MIN_REACHABLE = 1
 """Grids whose last row has fewer reachable cells than this are drawn again."""
 MAX_DRAWS = 10_000
 

@@ -87,7 +87,7 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--steps", type=int, default=2500)
+    p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=2e-3)
@@ -98,8 +98,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--walls", type=float, nargs=2, default=None, help="wall density range (default: the task's)")
     p.add_argument("--min-reachable", type=int, default=None, help="redraw grids with fewer reachable cells in the "
                    "last row (default: the task's)")
+    p.add_argument("--prelude-layers", type=int, default=None, help="layers of the prelude (default: the recipe's)")
     p.add_argument("--core-layers", type=int, default=None, help="layers of the recurrent block (default: the "
                    "recipe's)")
+    p.add_argument("--coda-layers", type=int, default=None, help="layers of the coda (default: the recipe's)")
     p.add_argument("--block-size", type=int, default=None, help="context length (default: the recipe's)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return p
@@ -109,7 +111,9 @@ def knobs(args: argparse.Namespace) -> tuple[dict, dict]:
     """(task, shape): the task's and the model's options given on the command line, as `train` records them."""
     task = {k: v for k, v in (("size", args.size), ("walls", list(args.walls) if args.walls else None),
                               ("min_reachable", args.min_reachable)) if v is not None}
-    shape = {k: v for k, v in (("n_layers_in_recurrent_block", args.core_layers), ("block_size", args.block_size))
+    shape = {k: v for k, v in (("n_layers_in_prelude", args.prelude_layers),
+                               ("n_layers_in_recurrent_block", args.core_layers),
+                               ("n_layers_in_coda", args.coda_layers), ("block_size", args.block_size))
              if v is not None}
     return task, shape
 
