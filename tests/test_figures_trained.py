@@ -59,21 +59,21 @@ def test_held_out_are_the_evaluations_first_examples():
     assert trained.held_out(3) == dataset(HELD_OUT_SEED, 256)[:3]
 
 
-def test_live_depth_curve_answers_the_subset_at_r8(model, evaluation):
-    curves = trained.depth_curves(model, evaluation, n_examples=8, depths=(8,))
+def test_live_depth_curve_answers_the_subset_at_r16(model, evaluation):
+    curves = trained.depth_curves(model, evaluation, n_examples=8, depths=(16,))
     assert curves["committed"] == evaluation["depth_curve"]
     (row,) = curves["live"]
-    assert row["depth"] == 8 and row["accuracy"] == 1.0 and row["cell_accuracy"] == 1.0
+    assert row["depth"] == 16 and row["accuracy"] == 1.0 and row["cell_accuracy"] == 1.0
     assert row["teacher_forced_accuracy"] == 1.0
-    committed = next(r for r in evaluation["depth_curve"] if r["depth"] == 8)
-    assert row["core_passes_mean"] == committed["core_passes_mean"] == 8 * 9  # 8 answer cells and the end token
+    committed = next(r for r in evaluation["depth_curve"] if r["depth"] == 16)
+    assert row["core_passes_mean"] == committed["core_passes_mean"] == 16 * 13  # 12 answer cells and the end token
 
 
 def test_live_latents_settle_below_the_threshold(model, evaluation):
-    curves = trained.latent_curves(model, evaluation, n_examples=4, max_depth=12)
+    curves = trained.latent_curves(model, evaluation, n_examples=4, max_depth=16)
     live, committed = curves["live"], curves["committed"]
     assert committed == evaluation["latent_convergence"]
-    assert len(live["median_relative_change"]) == len(live["p90_relative_change"]) == 12
+    assert len(live["median_relative_change"]) == len(live["p90_relative_change"]) == 16
     assert live["threshold"] == committed["threshold"] == 0.03
     assert live["first_step_below_threshold"] is not None
     assert abs(live["first_step_below_threshold"] - committed["first_step_below_threshold"]) <= 2

@@ -68,9 +68,9 @@ def test_report_shows_the_shipped_model_and_quotes_its_evaluation(quick):
     assert "## 4. The shipped model `rdtheory/looped-tiny`" in quick.md
     curve = re.search(r"^\| accuracy \| (.+) \|$", quick.md, re.M)
     assert curve and len(curve.group(1).split(" | ")) == len(report.DEPTHS)
-    ar_row = rf"^\| AR r={report.PAPER_DEPTH} \| `[01]{{8}}<eos>` \| \d+ \| \d+ \| (yes|no) \|$"
+    ar_row = rf"^\| AR r={report.PAPER_DEPTH} \| `[01]{{12}}<eos>` \| \d+ \| \d+ \| (yes|no) \|$"
     assert re.search(ar_row, quick.md, re.M)
-    passes = re.search(r"^\| DF \(paper defaults\) \| `[01]{8}<eos>` \| (\d+) \|", quick.md, re.M)
+    passes = re.search(r"^\| DF \(paper defaults\) \| `[01]{12}<eos>` \| (\d+) \|", quick.md, re.M)
     assert passes and int(passes.group(1)) < quick.results["model_section"].ar.trace.core_passes
     assert "| exact_match.ar | 0.984 |" in quick.md and "| speedup | 2.77 |" in quick.md
 

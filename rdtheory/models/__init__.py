@@ -1,6 +1,6 @@
 """Models shipped with the package, loaded by name with `rdtheory.load_pretrained("rdtheory/<name>")`.
 
-`rdtheory/looped-tiny`: a recurrent-depth model with Huginn's architecture (h = 128, 1/2/1 layers, 0.9M parameters)
+`rdtheory/looped-tiny`: a recurrent-depth model with Huginn's architecture (h = 128, 0/1/0 layers, 0.25M parameters)
 trained with Huginn's recipe on grid reachability (`rdtheory.training`); its folder holds the checkpoint, the
 tokenizer, the model card, the training log and the evaluation. No network is involved: the files are package data.
 """

@@ -37,7 +37,9 @@ def held_out():
 
 def test_loads_by_name_as_package_data_under_10_mb(model):
     assert model.config == LOOPED_TINY
-    assert sum(p.numel() for p in model.parameters()) == 892_032
+    assert sum(p.numel() for p in model.parameters()) == 250_752
+    assert (model.config.n_layers_in_prelude, model.config.n_layers_in_recurrent_block,
+            model.config.n_layers_in_coda) == (0, 1, 0)  # one recurrence is one layer
     files = {p.name for p in FOLDER.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "MODEL_CARD.md", "evaluation.json",
             "training.json"} <= files
@@ -56,14 +58,17 @@ def test_a_local_folder_wins_over_the_shipped_name_and_unknown_names_are_refused
 
 
 def test_depth_changes_the_answers(model, held_out):
+    """Low at one recurrence, most grids answered at 16: on these 64 grids 0.016, 0.36 at r = 2, 0.95 at r = 16."""
     shallow = teacher_forced_accuracy(model, held_out, 1, "cpu")
-    deep = teacher_forced_accuracy(model, held_out, 8, "cpu")
-    assert shallow < deep == 1.0
+    two = teacher_forced_accuracy(model, held_out, 2, "cpu")
+    deep = teacher_forced_accuracy(model, held_out, 16, "cpu")
+    assert shallow <= 0.1 and two <= 0.5 and deep >= 0.9
     prompts = [encode(ex.prompt) for ex in held_out]
-    a = generate_ar(model, prompts, 9, depth=1, stop_tokens=[EOS])
-    b = generate_ar(model, prompts, 9, depth=8, stop_tokens=[EOS])
+    n_new = len(held_out[0].answer) + 1
+    a = generate_ar(model, prompts, n_new, depth=1, stop_tokens=[EOS])
+    b = generate_ar(model, prompts, n_new, depth=16, stop_tokens=[EOS])
     differs = sum(x != y for x, y in zip(a.tokens, b.tokens))
-    assert differs >= 3, f"depth 1 and 8 gave other answers for only {differs} of 64 grids"
+    assert differs >= 32, f"depth 1 and 16 gave other answers for only {differs} of 64 grids"
 
 
 def test_committed_evaluation_matches_a_fresh_measurement(model):

@@ -10,7 +10,7 @@ import torch
 
 from rdtheory.model.recurrent import RecurrentDepthLM
 from rdtheory.training.recipe import LOOPED_TINY, batch_tensors, loss_at_depth, sample_depth
-from rdtheory.training.task import EOS, VOCAB, dataset, decode, encode, example, reachable
+from rdtheory.training.task import EOS, SIZE, VOCAB, dataset, decode, encode, example, reachable
 from rdtheory.training.train import knobs, parser, train
 
 
@@ -31,7 +31,7 @@ def test_examples_are_consistent_and_reproducible():
         ex = example(rng)
         rows = ex.prompt.removeprefix("<bos>").removesuffix("=").split(";")[:-1]
         grid = [[c == "#" for c in row] for row in rows]
-        assert len(grid) == 8 and all(len(r) == 8 for r in grid) and not grid[0][0]
+        assert len(grid) == SIZE and all(len(r) == SIZE for r in grid) and not grid[0][0]
         assert ex.answer == "".join("1" if r else "0" for r in reachable(grid)[-1])
         assert decode(encode(ex.text)) == ex.text and encode(ex.text)[-1] == EOS
     assert dataset(3, 5) == dataset(3, 5) != dataset(4, 5)
@@ -98,12 +98,13 @@ def test_training_command_writes_a_loadable_checkpoint(tmp_path):
 def test_min_reachable_redraws_grids_until_the_last_row_has_enough_reachable_cells():
     exs = dataset(5, 200, size=10, walls=(0.25, 0.35), min_reachable=2)
     assert all(ex.answer.count("1") >= 2 and len(ex.answer) == 10 for ex in exs)
-    plain = dataset(5, 200, size=10, walls=(0.25, 0.35))
+    plain = dataset(5, 200, size=10, walls=(0.25, 0.35), min_reachable=0)
     assert sum(ex.answer.count("1") < 2 for ex in plain) > 40  # the knob changed what was drawn
-    assert dataset(0, 20) == dataset(0, 20, min_reachable=0)  # the default draws as before
+    assert all("1" in ex.answer for ex in dataset(0, 100))  # the shipped task: no all-zero answer
 
 
-@pytest.mark.parametrize("kwargs, match", [(dict(min_reachable=9), r"min_reachable=9 must be an int in \[0, size=8\]"),
+@pytest.mark.parametrize("kwargs, match", [(dict(min_reachable=13), r"min_reachable=13 must be an int in \[0, "
+                                                                     r"size=12\]"),
                                            (dict(min_reachable=-1), "min_reachable=-1"),
                                            (dict(size=17), r"size=17 must be an int in \[2, 16\]"),
                                            (dict(walls=(0.95, 0.99), min_reachable=8), "no grid in 10000 draws")])
@@ -113,9 +114,9 @@ def test_bad_min_reachable_is_named(kwargs, match):
 
 
 def test_a_task_longer_than_the_context_is_refused(tmp_path):
-    with pytest.raises(ValueError, match=r"task=\{'size': 12\} writes examples of 171 tokens, more than the model's "
-                                         r"block_size=128"):
-        train(tmp_path, 1, 2, 0, "cpu", task={"size": 12}, eval_examples=2)
+    with pytest.raises(ValueError, match=r"task=\{'size': 16\} writes examples of 291 tokens, more than the model's "
+                                         r"block_size=192"):
+        train(tmp_path, 1, 2, 0, "cpu", task={"size": 16}, eval_examples=2)
 
 
 def test_grid_variant_record_matches_its_commands_and_its_finding():
