@@ -184,13 +184,14 @@ def model_card(result: dict[str, Any], training: dict[str, Any] | None) -> str:
         "tokens. AdamW (lr 2e-3, betas 0.9/0.95, weight decay 0.1 on matrices), 5% warm-up, cosine to a tenth,",
         "clipping at 1, batch 256, seed 0, the task's and the recipe's defaults:",
         "",
-        "    python -m rdtheory.training.train --out DIR --device cuda",
+        "    python -m rdtheory.training.train --out DIR --device cuda"
+        + (f" --stop-at {training['stopped_at']}" if training and training.get("stopped_at") else ""),
         "",
     ]
     if training:
         stopped = training.get("stopped_at")
-        steps = (f"{stopped} of its {training['steps']} steps (it ran with --max-seconds 235 and stopped there; the "
-                 "learning rate had reached its floor)" if stopped else f"{training['steps']} steps")
+        steps = (f"{stopped} of its {training['steps']} steps (the run had a time limit, which stopped it there with "
+                 "the learning rate at its floor; --stop-at repeats that)" if stopped else f"{training['steps']} steps")
         lines += [f"Trained on {training.get('device_name', training.get('device'))} for {steps} in "
                   f"{training['seconds']:.0f} s with torch {training['torch']} (log in `training.json`).", ""]
     lines += [

@@ -30,8 +30,12 @@ from rdtheory.training.task import HELD_OUT_SEED, VOCAB, dataset, encode, exampl
 
 def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float = 2e-3, log_every: int = 250,
           max_seconds: float | None = None, mean_recurrence: int | None = None, eval_examples: int = 256,
-          task: dict | None = None, shape: dict | None = None) -> dict:
+          task: dict | None = None, shape: dict | None = None, stop_at: int | None = None) -> dict:
+    """Train for `steps` steps of the schedule, or fewer: until `max_seconds` have passed (timing-dependent) or up to
+    step `stop_at` (deterministic: what a timed-out run did, repeated); where it stopped is recorded."""
     task, shape = dict(task or {}), dict(shape or {})
+    if stop_at is not None and not 1 <= stop_at <= steps:
+        raise ValueError(f"stop_at={stop_at!r} must be in [1, steps={steps}]")
     config = replace(LOOPED_TINY, **shape, **({} if mean_recurrence is None else {"mean_recurrence": mean_recurrence}))
     torch.manual_seed(seed)
     model = RecurrentDepthLM(config).to(device).train()
@@ -51,7 +55,7 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
     log, start = [], time.time()
     stopped_at = None
     for step in range(steps):
-        if max_seconds is not None and time.time() - start > max_seconds:
+        if (max_seconds is not None and time.time() - start > max_seconds) or step == stop_at:
             stopped_at = step
             print(json.dumps({"stopped_at": step, "seconds": time.time() - start}), flush=True)
             break
@@ -94,6 +98,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--log-every", type=int, default=250)
     p.add_argument("--mean-recurrence", type=int, default=None, help="override the recipe's mean depth")
     p.add_argument("--max-seconds", type=float, default=None, help="stop early (recorded) after this long")
+    p.add_argument("--stop-at", type=int, default=None, help="stop early (recorded) at this step of the schedule")
     p.add_argument("--size", type=int, default=None, help="grid size (default: the task's)")
     p.add_argument("--walls", type=float, nargs=2, default=None, help="wall density range (default: the task's)")
     p.add_argument("--min-reachable", type=int, default=None, help="redraw grids with fewer reachable cells in the "
@@ -121,9 +126,10 @@ def knobs(args: argparse.Namespace) -> tuple[dict, dict]:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     task, shape = knobs(args)
+    if "walls" in task:
+        task["walls"] = tuple(task["walls"])
     train(args.out, args.steps, args.batch, args.seed, args.device, args.lr, args.log_every, args.max_seconds,
-          args.mean_recurrence, task={**task, **({"walls": tuple(task["walls"])} if "walls" in task else {})},
-          shape=shape)
+          args.mean_recurrence, task=task, shape=shape, stop_at=args.stop_at)
     return 0
 
 

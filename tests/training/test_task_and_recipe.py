@@ -95,6 +95,18 @@ def test_training_command_writes_a_loadable_checkpoint(tmp_path):
     assert (tmp_path / "tokenizer.json").exists() and (tmp_path / "training.json").exists()
 
 
+def test_stop_at_ends_the_schedule_early_and_says_so(tmp_path):
+    """--stop-at repeats a run that a time limit stopped: same schedule (steps), fewer steps taken, recorded."""
+    record = train(tmp_path, steps=5, batch=2, seed=0, device="cpu", log_every=1, mean_recurrence=2,
+                   eval_examples=2, stop_at=2)
+    assert record["stopped_at"] == 2 and record["steps"] == 5
+    assert [entry["step"] for entry in record["log"]] == [0, 1]
+    assert json.loads((tmp_path / "training.json").read_text())["stopped_at"] == 2
+    for bad in (0, 6):
+        with pytest.raises(ValueError, match=rf"stop_at={bad} must be in \[1, steps=5\]"):
+            train(tmp_path, steps=5, batch=2, seed=0, device="cpu", stop_at=bad)
+
+
 def test_min_reachable_redraws_grids_until_the_last_row_has_enough_reachable_cells():
     exs = dataset(5, 200, size=10, walls=(0.25, 0.35), min_reachable=2)
     assert all(ex.answer.count("1") >= 2 and len(ex.answer) == 10 for ex in exs)
