@@ -96,8 +96,8 @@ def _model_md(s: ModelSection, figures: dict[str, str]) -> list[str]:
         f"## 4. The shipped model `{MODEL}`", "",
         f"Huginn's architecture ({s.parameters / 1e6:.2f}M parameters, mean recurrence {s.mean_recurrence}) trained "
         f"on grid reachability: which cells of a {len(grid)} x {len(grid)} grid's last row can be reached from the "
-        "top-left corner by "
-        f"moves right and down (`rdtheory.training.task`). Load it with `rdtheory.load_pretrained(\"{MODEL}\")`.",
+        "top-left corner by moves right and down (`rdtheory.training.task`). Load it with "
+        f"`rdtheory.load_pretrained(\"{MODEL}\")`.",
         "",
         f"Teacher-forced accuracy (every answer digit right) on {s.n_examples} held-out grids (seed {HELD_OUT_SEED}):",
         "", *_table(("r", *(str(r) for r, _ in s.curve)), [("accuracy", *(f"{a:.3f}" for _, a in s.curve))]),

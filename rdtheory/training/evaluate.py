@@ -231,9 +231,9 @@ def model_card(result: dict[str, Any], training: dict[str, Any] | None) -> str:
         "A causal transformer settles right/down reachability over many rows per layer, so with a few layers per "
         "recurrence one or two recurrences already answer most grids. Six variants with a prelude and a coda (10 x 10 "
         "to 14 x 14 grids, one or two core layers; `rdtheory/training/grid_variants.json`) all answered 44% or more "
-        "of their grids at r = 1 and 69% or more at r = 2. This model has no layers outside the recurrence "
-        f"({m['prelude_layers']} prelude, {m['coda_layers']} coda) and {m['core_layers']} per recurrence, so r "
-        f"recurrences are {m['prelude_layers'] + m['coda_layers']} + {m['core_layers']} r layers: the curve above "
+        f"of their grids at r = 1 and 69% or more at r = 2. This model has {m['prelude_layers']} prelude and "
+        f"{m['coda_layers']} coda layers and {m['core_layers']} core layer(s) per recurrence, so r recurrences are "
+        f"{m['prelude_layers'] + m['coda_layers']} + {m['core_layers']} r layers: the curve above "
         f"starts at {curve[0]['accuracy']:.0%} and reaches its best accuracy at r = {saturation_depth(curve)}.",
         "",
     ]

@@ -126,8 +126,6 @@ def knobs(args: argparse.Namespace) -> tuple[dict, dict]:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     task, shape = knobs(args)
-    if "walls" in task:
-        task["walls"] = tuple(task["walls"])
     train(args.out, args.steps, args.batch, args.seed, args.device, args.lr, args.log_every, args.max_seconds,
           args.mean_recurrence, task=task, shape=shape, stop_at=args.stop_at)
     return 0
