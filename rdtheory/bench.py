@@ -4,17 +4,22 @@ Huginn-0125 shape, random weights, bf16, prompts of 64 tokens, 48 new tokens: AR
 the fixed rule (r' = 4, headway 1) and with LatentDiff(0.03) (the paper's defaults); the fixed rule batched at
 B = 1, 8, 32. For each: tokens per second (median of timed runs after a warm-up run that captures the graphs),
 ticks and core passes, the bytes the cost model says the run must move, and the achieved bandwidth as a fraction
-of the datasheet's and of the measured copy bandwidth. Eager runs (no CUDA graphs) are timed once for reference.
+of the datasheet's and of the measured copy bandwidth, and the clocks read while the case ran. Eager runs (no CUDA
+graphs) are timed once for reference. `--profile` adds, in the same run, a torch.profiler pass of the named cases:
+GPU-busy time against wall time and the top kernels (tables written beside the JSON).
 """
 
 import argparse
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 PROMPT, NEW_TOKENS, REPEATS = 64, 48, 3
+MATMUL_KERNEL = re.compile(r"nvjet|gemm|gemv|cutlass|splitKreduce|xmma", re.IGNORECASE)
+"""Kernel names of cuBLAS / cuBLASLt matrix products (the weight-streaming work of a decoding step)."""
 
 
 def prompts(batch: int, length: int, vocab: int) -> list[list[int]]:
@@ -50,6 +55,7 @@ def measure_case(model: Any, run: Callable[..., Any], batch: int, eager: bool) -
     import torch
 
     from rdtheory.costs.counts import total_flops, total_traffic
+    from rdtheory.costs.environment import clocks_during
     from rdtheory.costs.hardware import get_hardware
     from rdtheory.costs.roofline import generation_time_s
     from rdtheory.costs.workload import passes_from_trace
@@ -68,6 +74,8 @@ def measure_case(model: Any, run: Callable[..., Any], batch: int, eager: bool) -
         torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     seconds = sorted(times)[len(times) // 2]
+    _, clocks = clocks_during(lambda: [run(workspace, True) for _ in range(2)])
+    torch.cuda.synchronize()
     eager_s = None
     if eager:
         torch.cuda.synchronize()
@@ -87,7 +95,7 @@ def measure_case(model: Any, run: Callable[..., Any], batch: int, eager: bool) -
         "tokens_forwarded": out.trace.tokens_forwarded, "bytes": traffic.total_bytes, "flops": total_flops(model.config,
                                                                                                      passes),
         "roofline_s": generation_time_s(model.config, h100, passes),
-        "achieved_bytes_per_s": traffic.total_bytes / seconds, "graphs": graphs,
+        "achieved_bytes_per_s": traffic.total_bytes / seconds, "graphs": graphs, "clocks_under_load": clocks,
     }
 
 
@@ -109,11 +117,16 @@ def profile_case(model: Any, run: Callable[..., Any], path: Path) -> dict[str, A
         wall = time.perf_counter() - start
     events = prof.key_averages()
     gpu_s = sum(e.self_device_time_total for e in events) / 1e6
+    matmul_s = sum(e.self_device_time_total for e in events if MATMUL_KERNEL.search(e.key)) / 1e6
+    top = sorted((e for e in events if e.self_device_time_total > 0), key=lambda e: -e.self_device_time_total)[:8]
     table = events.table(sort_by="self_device_time_total", row_limit=25) + "\n" + \
         events.table(sort_by="self_cpu_time_total", row_limit=25)
     path.write_text(table)
     workspace.clear()
-    return {"wall_s": wall, "gpu_busy_s": gpu_s, "gpu_busy_fraction": gpu_s / wall}
+    return {"wall_s": wall, "gpu_busy_s": gpu_s, "gpu_busy_fraction": gpu_s / wall, "matmul_kernels_s": matmul_s,
+            "matmul_share_of_gpu_time": matmul_s / gpu_s,
+            "top_kernels": [{"name": e.key[:80], "calls": e.count, "seconds": e.self_device_time_total / 1e6}
+                            for e in top]}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,8 @@
 """What a GPU measurement was taken on: device, driver, clocks, versions, commit; and the device's two ceilings.
 
+`environment()` reads the idle state before a measurement (and whether the tree had uncommitted changes);
+`clocks_during` reads the clocks while work runs.
+
 Every record the measurement scripts write starts with `environment()`. `ceilings()` measures the copy bandwidth
 (bytes read plus bytes written by a large device-to-device copy) and the bf16 matrix rate (an 8192^3 product on
 random data), the numbers a roofline on this machine should use next to the datasheet's.
@@ -8,7 +11,12 @@ random data), the numbers a roofline on this machine should use next to the data
 import os
 import platform
 import subprocess
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
+
+CLOCKS = "clocks.sm,clocks.mem,power.draw,temperature.gpu,clocks_throttle_reasons.active"
 
 
 def _run(cmd: list[str]) -> str | None:
@@ -23,18 +31,46 @@ def commit() -> str | None:
     return os.environ.get("RDTHEORY_COMMIT") or _run(["git", "rev-parse", "HEAD"])
 
 
+def tree_clean() -> bool | None:
+    """Whether the working tree had no uncommitted changes to tracked files (None without git)."""
+    if os.environ.get("RDTHEORY_TREE_CLEAN") in ("0", "1"):
+        return os.environ["RDTHEORY_TREE_CLEAN"] == "1"
+    status = _run(["git", "status", "--porcelain", "--untracked-files=no"])
+    return None if status is None else status == ""
+
+
+def smi(query: str) -> dict[str, str] | None:
+    out = _run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader"])
+    return dict(zip(query.split(","), out.splitlines()[0].split(", "), strict=False)) if out else None
+
+
+def clocks_during(fn: Callable[[], Any], delay_s: float = 0.2) -> tuple[Any, dict[str, str] | None]:
+    """Run fn() while nvidia-smi reads clocks, power and throttle reasons `delay_s` into it: the clocks the
+    measurement ran at, not the idle ones. Returns (fn's result, the reading or None)."""
+    reading: list[dict[str, str] | None] = [None]
+
+    def read() -> None:
+        time.sleep(delay_s)
+        reading[0] = smi(CLOCKS)
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    result = fn()
+    thread.join()
+    return result, reading[0]
+
+
 def environment() -> dict[str, Any]:
     import torch
 
-    query = "name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,power.draw,temperature.gpu"
-    smi = _run(["nvidia-smi", f"--query-gpu={query}", "--format=csv,noheader"])
     return {
         "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
-        "nvidia_smi": dict(zip(query.split(","), smi.split(", "), strict=False)) if smi else None,
+        "nvidia_smi": smi("name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,power.draw,temperature.gpu"),
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "python": platform.python_version(),
         "commit": commit(),
+        "tree_clean": tree_clean(),
     }
 
 

@@ -1,19 +1,25 @@
 """Train the shipped looped model (python -m rdtheory.training.train --out DIR): reproducible from a seed.
 
-AdamW (lr 2e-3, betas 0.9/0.95, weight decay 0.1 on matrices), linear warm-up then cosine decay to a tenth,
-gradient clipping at 1, batches of fresh grid-reachability examples. Writes a Huginn-layout checkpoint (config.json,
-model.safetensors), the vocabulary (tokenizer.json) and the training log (training.json) to DIR.
+Training runs with deterministic kernels (`deterministic`): the same seed, options, device type and software stack
+give the same weights bit for bit (different GPUs or library versions may round differently). AdamW (lr 2e-3,
+betas 0.9/0.95, weight decay 0.1 on matrices), linear warm-up then cosine decay to a tenth, gradient clipping at 1,
+batches of fresh grid-reachability examples. Writes a Huginn-layout checkpoint (config.json, model.safetensors), the
+vocabulary (tokenizer.json) and the training log (training.json) to DIR.
 """
 
 import argparse
 import json
 import math
+import os
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from rdtheory.model.checkpoint import save_pretrained
 from rdtheory.model.recurrent import RecurrentDepthLM
@@ -28,11 +34,34 @@ from rdtheory.training.recipe import (
 from rdtheory.training.task import HELD_OUT_SEED, VOCAB, dataset, encode, example
 
 
+@contextmanager
+def deterministic() -> Iterator[None]:
+    """Deterministic kernels while training: `torch.use_deterministic_algorithms`, cuBLAS with a fixed workspace
+    (CUBLAS_WORKSPACE_CONFIG, set to ":4096:8" unless given) and the math attention kernel (the fused attention
+    kernels' backward passes accumulate in a run-dependent order). The previous setting is restored afterwards."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        with sdpa_kernel(SDPBackend.MATH):
+            yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
 def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float = 2e-3, log_every: int = 250,
           max_seconds: float | None = None, mean_recurrence: int | None = None, eval_examples: int = 256,
           task: dict | None = None, shape: dict | None = None, stop_at: int | None = None) -> dict:
     """Train for `steps` steps of the schedule, or fewer: until `max_seconds` have passed (timing-dependent) or up to
     step `stop_at` (deterministic: what a timed-out run did, repeated); where it stopped is recorded."""
+    with deterministic():
+        return _train(out, steps, batch, seed, device, lr, log_every, max_seconds, mean_recurrence, eval_examples,
+                      task, shape, stop_at)
+
+
+def _train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float, log_every: int,
+           max_seconds: float | None, mean_recurrence: int | None, eval_examples: int, task: dict | None,
+           shape: dict | None, stop_at: int | None) -> dict:
     task, shape = dict(task or {}), dict(shape or {})
     if stop_at is not None and not 1 <= stop_at <= steps:
         raise ValueError(f"stop_at={stop_at!r} must be in [1, steps={steps}]")
@@ -83,7 +112,9 @@ def train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float =
     record = {"seed": seed, "mean_recurrence": config.mean_recurrence, "steps": steps, "stopped_at": stopped_at,
               "task": task, "shape": shape, "batch": batch, "lr": lr, "device": device,
               "device_name": torch.cuda.get_device_name() if str(device).startswith("cuda") else "cpu", "log": log,
-              "seconds": time.time() - start, "torch": torch.__version__}
+              "seconds": time.time() - start, "torch": torch.__version__,
+              "deterministic": torch.are_deterministic_algorithms_enabled(),
+              "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}
     (out / "training.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
 

@@ -1,8 +1,10 @@
 """On the GPU: graphs equal eager, and the exact AR reductions at Huginn-0125 shape in bf16 and fp32.
 
 Both precisions are compared with vLLM's rule (at the first divergent token each side's token is in the other's
-top-5); where the tokens agree throughout, the record says so. With RDTHEORY_GPU_OUT set, the outcomes are written
-there as JSON."""
+top-5); where the tokens agree throughout, the record says so. Eager blocks and compiled blocks (`compile_blocks`,
+the benchmark's configuration) are both checked. Each record also says whether the comparison could have failed:
+whether AR at r = 1 gives other tokens than AR at r = 32 (depth mattered) and at which recurrence counts adaptive AR
+exited (the exit rule fired before r). With RDTHEORY_GPU_OUT set, the outcomes are written there as JSON."""
 
 import json
 import os
@@ -56,11 +58,13 @@ def huginn():
     return model.eval()
 
 
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32], ids=["bf16", "fp32"])
-def test_reductions_at_huginn_shape(huginn, dtype):
-    model = huginn.to(dtype)
+@pytest.mark.parametrize("dtype,compiled", [(torch.bfloat16, False), (torch.float32, False), (torch.bfloat16, True)],
+                         ids=["bf16", "fp32", "bf16-compiled"])
+def test_reductions_at_huginn_shape(huginn, dtype, compiled):
+    model = huginn.to(dtype).compile_blocks(compiled)
     common = dict(init_scale=0.0, stop_tokens=(), kv=ShareLast())
     ar = generate_ar(model, PROMPTS, N_NEW, 32, **common)
+    shallow = generate_ar(model, PROMPTS, N_NEW, 1, **common)
     df_a = generate_df(model, PROMPTS, N_NEW, inner=32, depth=32, exit=FixedDepth(32), ema=0.0, **common)
     adaptive = generate_adaptive(model, PROMPTS, N_NEW, LatentDiff(0.03), max_depth=32, check_every=4, **common)
     df_b = generate_df(model, PROMPTS, N_NEW, inner=4, depth=32, exit=LatentDiff(0.03), max_wavefront=1,
@@ -69,7 +73,12 @@ def test_reductions_at_huginn_shape(huginn, dtype):
                        ("b: DF(W=1, LatentDiff(0.03), r'=4) vs adaptive AR", df_b, adaptive)):
         for row in range(len(PROMPTS)):
             verdict = top_k_rule(a, b, row)
-            RESULTS.append({"reduction": name, "dtype": str(dtype).removeprefix("torch."), "row": row,
-                            "tokens_compared": verdict.compared, "first_divergence": verdict.first_divergence,
-                            "top5_rule": verdict.ok})
+            generated = {pos: n for pos, n in adaptive.trace.recurrences(row).items() if pos >= len(PROMPTS[row])}
+            exits = sorted(set(generated.values()))
+            RESULTS.append({"reduction": name, "dtype": str(dtype).removeprefix("torch."), "compiled_blocks": compiled,
+                            "row": row, "tokens_compared": verdict.compared,
+                            "first_divergence": verdict.first_divergence, "top5_rule": verdict.ok,
+                            "ar_r1_differs_from_r32": shallow.tokens[row] != ar.tokens[row],
+                            "adaptive_exit_depths": exits})
             assert verdict.ok, (name, dtype, row, verdict)
+    model.compile_blocks(False)
