@@ -176,12 +176,20 @@ def _calibrate(args: argparse.Namespace) -> int:
     from rdtheory.costs.calibration import write_calibration
     from rdtheory.costs.fitting import calibrate
 
-    cal = calibrate(args.stages, args.generation, hardware=args.hardware)
+    cal = calibrate(args.stages, args.generation, hardware=args.hardware, validation_paths=args.validation)
     write_calibration(cal, args.out)
     held, e2e = cal.residuals["held_out"]["all"], cal.residuals["end_to_end"]
     print(f"held-out calls: median |error| {held['median_abs']:.1%}, max {held['max_abs']:.1%} (n={held['n']})")
     for name, case in e2e["cases"].items():
         print(f"  {name:28s} {case['relative_error']:+.1%}{'' if case['held_out'] else '  (fitted)'}")
+    speedup = e2e.get("df_over_ar")
+    if speedup:
+        print(f"DF/AR speedup: predicted {speedup['predicted']:.2f}, measured {speedup['measured']:.2f}")
+    print(f"band: {cal.band.low:+.1%} .. {cal.band.high:+.1%}")
+    for file, run in cal.residuals.get("validation", {}).items():
+        print(f"validation run {file} (not fitted on):")
+        for name, case in run["cases"].items():
+            print(f"  {name:28s} {case['relative_error']:+.1%}{'' if case['within_band'] else '  (outside the band)'}")
     print(f"-> {args.out}")
     return 0
 
@@ -228,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("--stages", required=True, help="stage-latency JSON (python -m rdtheory.costs.measure)")
     c.add_argument("--generation", required=True, help="generation-speed JSON (python -m rdtheory.bench)")
     c.add_argument("--hardware", default="H100 SXM", help="record name of the measured accelerator")
+    c.add_argument("--validation", action="append", default=[], metavar="GENERATION",
+                   help="generation-speed JSON of an independent run, priced but not fitted on (repeatable)")
     c.add_argument("--out", required=True, help="calibration JSON to write")
     c.set_defaults(run=_calibrate)
     args = parser.parse_args(argv)

@@ -15,7 +15,9 @@ import pytest
 import rdtheory.report as report
 from rdtheory import TINY
 from rdtheory.cli import main
-from rdtheory.figures import limits
+from rdtheory.costs import load_calibration
+from rdtheory.figures import limits, predictions
+from rdtheory.report.sections import validation_note
 
 pytestmark = pytest.mark.xdist_group("report")  # one worker: the runs share state and CPU
 
@@ -62,6 +64,17 @@ def test_report_predicts_ar_and_df_with_bands(quick):
     assert ar_low <= ar <= ar_high < df_low <= df <= df_high
     assert "| AR r=32 tokens/s |" in quick.md and "| DF fixed r'=4 tokens/s |" in quick.md
     assert len(re.findall(r"^\| (H100|H200|A100|L40S|MI300X)", quick.md, re.M)) >= 5
+    assert "not fitted on: 5 of 5 cases within the band" in quick.md
+
+
+def test_the_cases_shown_with_a_held_out_band_were_held_out_of_the_fit():
+    """The report prices the batch-1 AR and DF cases with the band of held-out errors: neither was fitted on."""
+    cal = load_calibration()
+    cases = cal.residuals["end_to_end"]["cases"]
+    assert cases[predictions.AR_CASE]["held_out"] and cases[predictions.DF_CASE]["held_out"]
+    note = validation_note(cal)
+    assert "(h100_generation_compiled_profiled.json, commit 2154c51), not fitted on: 5 of 5 cases within" in note
+    assert validation_note(type(cal).from_json(cal.to_json() | {"provenance": {}})) == ""
 
 
 def test_report_shows_the_shipped_model_and_quotes_its_evaluation(quick):

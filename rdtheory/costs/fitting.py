@@ -13,8 +13,14 @@ Call model: least squares on log(predicted / measured) over the fitted records, 
 relative error, from a fixed start inside fixed bounds (deterministic).
 
 Host model: tick_s and row_s by non-negative least squares on the gap between measured seconds and predicted
-device seconds of HOST_FIT_CASES (the fixed-rule DF at B = 1 and B = 32, the batch ends); every other case is
-held out. The band spans the 5 % and 95 % quantiles of held-out call errors and every held-out case's error.
+device seconds of HOST_FIT_CASES (the fixed-rule DF at B = 8 and B = 32); every batch-1 case is held out, so the
+predicted DF/AR speedup at batch 1 compares two predictions made without their own measurements. The band spans the
+5 % and 95 % quantiles of held-out call errors and every held-out case's error.
+
+Validation: generation files of independent benchmark runs (same workload, another run) can be given to
+`calibrate`; they are priced with the finished calibration and their errors recorded next to the residuals, never
+fitted on and never used for the band. The shipped calibration is the output of
+`rdtheory calibrate --stages SHIPPED_STAGES --generation SHIPPED_GENERATION --validation SHIPPED_VALIDATION`.
 """
 
 import dataclasses
@@ -35,7 +41,7 @@ from rdtheory.costs.workload import ar_passes, df_passes
 
 HELD_OUT_EVERY, HELD_OUT_OFFSET = 4, 3
 BAND_QUANTILES = (0.05, 0.95)
-HOST_FIT_CASES = ("DF fixed r'=4", "DF fixed r'=4 B=32")
+HOST_FIT_CASES = ("DF fixed r'=4 B=8", "DF fixed r'=4 B=32")
 PARAMETERS = ("compute_efficiency", "attention_compute_efficiency", "weight_efficiency", "kv_efficiency",
               "single_weight_efficiency", "single_kv_efficiency", "overlap", "embed_overhead_s", "core_overhead_s",
               "decode_overhead_s")
@@ -45,6 +51,8 @@ UPPER = (2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 32.0, 1e4, 1e4, 1e4)
 ENVIRONMENT_KEYS = ("device", "torch", "cuda", "commit")
 SHIPPED_STAGES = "data/h100_stage_latency_compiled.json"
 SHIPPED_GENERATION = "data/h100_generation_compiled.json"
+SHIPPED_VALIDATION = ("data/h100_generation_compiled_profiled.json",)
+VALIDATION_ROLE = "independent run, not fitted on: priced with the finished calibration"
 
 
 @dataclass(frozen=True)
@@ -211,20 +219,33 @@ def _cases(config: ModelConfig, raw: Mapping[str, Any]) -> dict[str, tuple[list[
     return out
 
 
-def end_to_end(calibration: Calibration, config: ModelConfig, hw: Hardware, raw: Mapping[str, Any]
-               ) -> dict[str, Any]:
-    """Predicted against measured seconds of every case, and the DF/AR speedup."""
+def end_to_end(calibration: Calibration, config: ModelConfig, hw: Hardware, raw: Mapping[str, Any],
+               fitted_cases: Sequence[str] = HOST_FIT_CASES) -> dict[str, Any]:
+    """Predicted against measured seconds of every case, and the DF/AR speedup; `fitted_cases` are the cases the
+    host model was fitted on (every other one is marked held out)."""
     cases = {}
     for name, (passes, measured) in _cases(config, raw).items():
         predicted = calibration.generation_s(config, hw, passes)
         cases[name] = {"measured_s": measured["seconds"], "predicted_s": predicted,
                        "relative_error": predicted / measured["seconds"] - 1, "ticks": measured["ticks"],
-                       "core_passes": measured["core_passes"], "held_out": name not in HOST_FIT_CASES}
-    out: dict[str, Any] = {"host_fit_cases": list(HOST_FIT_CASES), "cases": cases}
+                       "core_passes": measured["core_passes"], "held_out": name not in fitted_cases}
+    out: dict[str, Any] = {"host_fit_cases": list(fitted_cases), "cases": cases}
     if "AR r=32" in cases and "DF fixed r'=4" in cases:
         ar, df = cases["AR r=32"], cases["DF fixed r'=4"]
         measured, predicted = ar["measured_s"] / df["measured_s"], ar["predicted_s"] / df["predicted_s"]
         out["df_over_ar"] = {"measured": measured, "predicted": predicted, "relative_error": predicted / measured - 1}
+    return out
+
+
+def validate(calibration: Calibration, config: ModelConfig, hw: Hardware, raw: Mapping[str, Any]
+             ) -> dict[str, Any]:
+    """An independent run priced by a finished calibration: every case out of sample, each marked by whether its
+    error lies within the calibration's band on `hw`."""
+    band = calibration.band_for(hw, config)
+    out = end_to_end(calibration, config, hw, raw, fitted_cases=())
+    del out["host_fit_cases"]
+    for case in out["cases"].values():
+        case["within_band"] = band.low <= case["relative_error"] <= band.high
     return out
 
 
@@ -272,8 +293,10 @@ def _band(residuals: Mapping[str, Any]) -> Band:
 
 
 def calibrate(stages_path: str | Path, generation_path: str | Path, config: ModelConfig = HUGINN_0125,
-              hardware: str | Hardware = "H100 SXM", padding: Padding = Padding()) -> Calibration:
-    """Fit a calibration from a stage-latency file and a generation file measured on `hardware` (module doc)."""
+              hardware: str | Hardware = "H100 SXM", padding: Padding = Padding(),
+              validation_paths: Sequence[str | Path] = ()) -> Calibration:
+    """Fit a calibration from a stage-latency file and a generation file measured on `hardware`, and price the
+    generation files of `validation_paths` with it (module doc)."""
     hw = get_hardware(hardware)
     stages, generation = _read(stages_path, "stage_latency"), _read(generation_path, "generation_speed")
     records = stage_records(stages)
@@ -287,5 +310,12 @@ def calibrate(stages_path: str | Path, generation_path: str | Path, config: Mode
     provenance = {"stages": {"file": Path(stages_path).name, "environment": _environment(stages),
                              "ceilings": stages["ceilings"]},
                   "generation": {"file": Path(generation_path).name, "environment": _environment(generation)}}
-    return dataclasses.replace(fitted, band=_band(residuals), transfer_widening=transfer_widening(
+    done = dataclasses.replace(fitted, band=_band(residuals), transfer_widening=transfer_widening(
         hw, stages["ceilings"]), residuals=residuals, provenance=provenance)
+    runs = {Path(path).name: _read(path, "generation_speed") for path in validation_paths}
+    if not runs:
+        return done
+    about = [{"file": name, "environment": _environment(raw), "role": VALIDATION_ROLE} for name, raw in runs.items()]
+    return dataclasses.replace(done, residuals=residuals | {"validation": {
+        name: validate(done, config, hw, raw) for name, raw in runs.items()}}, provenance=provenance | {
+        "validation": about})

@@ -33,7 +33,20 @@ def prediction_rows() -> tuple[list[Any], str]:
     about = (f"calibration fitted on {cal.hardware} ({env.get('device')}, torch {env.get('torch')}, commit "
              f"{env.get('commit')}); band: held-out relative error {cal.band.low:+.1%} .. {cal.band.high:+.1%} on "
              f"{cal.hardware}, widened by {cal.transfer_widening:.0%} on each side elsewhere (efficiencies assumed)")
-    return predictions.hardware_predictions(cal), about
+    return predictions.hardware_predictions(cal), about + validation_note(cal)
+
+
+def validation_note(cal: Any) -> str:
+    """What the calibration's independent runs (priced, never fitted on) showed; empty if it has none."""
+    notes = []
+    for about in cal.provenance.get("validation", []):
+        cases = cal.residuals["validation"][about["file"]]["cases"].values()
+        errors = [c["relative_error"] for c in cases]
+        inside = sum(c["within_band"] for c in cases)
+        notes.append(f"; checked on an independent {about['environment'].get('device')} run ({about['file']}, commit "
+                     f"{about['environment'].get('commit')}), not fitted on: {inside} of {len(errors)} cases within "
+                     f"the band, errors {min(errors):+.1%} .. {max(errors):+.1%}")
+    return "".join(notes)
 
 
 @dataclass(frozen=True)

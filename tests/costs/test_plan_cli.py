@@ -25,12 +25,14 @@ DF = DiffusionForcing(32, 4, 1, 128)
 
 
 def test_calibrated_plan_matches_the_measured_benchmark_within_its_band():
-    """Measured on the H100 with compiled blocks: DF 100.5 tokens/s (fitted), AR 22.1 tokens/s (held out)."""
+    """Measured on the H100 with compiled blocks: DF 100.5 tokens/s, AR 22.1 tokens/s, both held out of the fit
+    (predicted 95.0 and 21.9)."""
     df = plan(HUGINN_0125, "H100 SXM", DF, calibration=CAL, **BENCH)
     ar = plan(HUGINN_0125, "H100 SXM", StaticAR(32), calibration=CAL, **BENCH)
-    low, high = ar.tokens_per_s_range
-    assert low <= 22.1 <= high
-    assert df.tokens_per_s == pytest.approx(100.5, rel=0.01)
+    for prediction, measured in ((ar, 22.1), (df, 100.5)):
+        low, high = prediction.tokens_per_s_range
+        assert low <= measured <= high
+        assert prediction.tokens_per_s == pytest.approx(measured, rel=0.07)
     assert df.tokens_per_s / ar.tokens_per_s == pytest.approx(100.5 / 22.1, rel=0.10)
     roofline = plan(HUGINN_0125, "H100 SXM", DF, **BENCH)
     assert roofline.band is None and roofline.tokens_per_s_range is None
@@ -102,8 +104,8 @@ def test_cli_plan_prints_prediction_band_and_memory(capsys):
     assert main(["plan", "--sampler", "df", "--inner", "4", "--prompt", "64", "--tokens", "48"]) == 0
     out = capsys.readouterr().out
     assert "DF r'=4 FixedDepth(32) headway=1 cap=128, batch 1, prompt 64, 48 new tokens, on H100 SXM" in out
-    assert "tokens/s       100.5   (94.9 .. 105.7; roofline bound 156.1)" in out
-    assert "held-out relative error -5.5% .. +5.2%" in out and "memory" in out and "of 80 GB" in out
+    assert "tokens/s        95.0   (89.8 .. 100.8; roofline bound 156.1)" in out
+    assert "held-out relative error -5.5% .. +6.1%" in out and "memory" in out and "of 80 GB" in out
 
 
 def test_cli_plan_json_search_and_target(capsys):
