@@ -7,7 +7,14 @@ from importlib import resources
 import pytest
 
 from rdtheory.costs import Hardware, get_hardware, lint, load_hardware
-from rdtheory.costs.hardware import lint_bandwidth_units, lint_memory, lint_ridge, lint_sparse_figure, parse_hardware
+from rdtheory.costs.hardware import (
+    PLAUSIBLE_RIDGE_FLOPS_PER_BYTE,
+    lint_bandwidth_units,
+    lint_memory,
+    lint_ridge,
+    lint_sparse_figure,
+    parse_hardware,
+)
 
 # (dense bf16 FLOP/s, bytes/s, bytes) as the vendors print them.
 EXPECTED = {
@@ -69,6 +76,25 @@ def test_sparse_figure_entered_as_dense_is_flagged():
     assert lint_sparse_figure(custom)
 
 
+@pytest.mark.parametrize("hw", [
+    Hardware("B200-like", 4.5e15, 8e12, 192e9, "https://x", "https://x", "https://x"),  # ridge 562
+    dataclasses.replace(get_hardware("H100 SXM"), name="H100 SXM clone", dense_bf16_flops_per_s=1979e12,
+                        sparse_bf16_flops_per_s=None),  # ridge 591
+], ids=["B200-like", "H100 SXM clone"])
+def test_sparse_figure_as_dense_without_a_reference_fails_the_ridge_lint(hw):
+    """Neither record has a with-sparsity figure nor a shipped record of its name: only the ridge can tell."""
+    assert not lint_sparse_figure(hw, None) and not lint_bandwidth_units(hw, None)
+    findings = lint(hw)
+    assert findings and all("ridge point" in f for f in findings), findings
+    assert lint(dataclasses.replace(hw, dense_bf16_flops_per_s=hw.dense_bf16_flops_per_s / 2)) == []
+
+
+def test_every_shipped_ridge_sits_below_the_upper_bound_with_a_margin():
+    ridges = {name: hw.ridge_flops_per_byte for name, hw in load_hardware().items()}
+    assert max(ridges.values()) == pytest.approx(419, abs=1)  # L40S
+    assert max(ridges.values()) < 0.9 * PLAUSIBLE_RIDGE_FLOPS_PER_BYTE[1]
+
+
 def test_bandwidth_in_bits_is_flagged():
     for name in ("H100 SXM", "L40S", "A100 40GB SXM"):
         hw = get_hardware(name)
@@ -83,6 +109,7 @@ def test_implausible_ridge_and_memory_are_flagged():
     hw = get_hardware("A100 40GB SXM")
     assert lint_ridge(dataclasses.replace(hw, bandwidth_bytes_per_s=12.44e12))  # ridge 25: bits for bytes
     assert lint_ridge(dataclasses.replace(hw, dense_bf16_flops_per_s=2e15))  # ridge 1286
+    assert lint_ridge(dataclasses.replace(hw, dense_bf16_flops_per_s=624e12, bandwidth_bytes_per_s=1.2e12))  # 520
     assert lint_memory(dataclasses.replace(hw, memory_bytes=40.0))  # GB count, not bytes
     assert not lint_ridge(hw) and not lint_memory(hw)
 
