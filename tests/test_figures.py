@@ -4,10 +4,13 @@ Data functions are checked against independent statements (the paper's numbers, 
 schedules the samplers actually ran); plotting functions must return a Figure with axes whose PNG is not empty.
 """
 
+import json
 import math
+import re
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -432,6 +435,28 @@ def test_explain_rows():
     assert 3 < df4.predicted_speedup < 6.6  # below the ideal (r + 1)/(r' + 1)
     with pytest.raises(ValueError, match=r"must start with the static AR r=32 row"):
         tables.table1_figure(explained[1:])
+
+
+def test_table1_legend_carries_the_computed_speedups():
+    """The model's and the reported speedups are printed by the figure, from the code that computes them."""
+    explained = tables.explain_rows(hardware="A100 40GB SXM")
+    fig = tables.table1_figure(explained)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    df4 = next(e for e in explained if e.row.label.startswith("Diff. Sampler (r'=4"))
+    reported = np.array(df4.row.tokens_per_s) / np.array(TABLE1[0].tokens_per_s)
+    assert (f"Diff. Sampler (r'=4, beta=0): reported {reported.min():.2f}x .. {reported.max():.2f}x; cost model "
+            f"{df4.predicted_speedup:.2f}x") in legend
+    assert "Adaptive Compute AR: reported 1.85x .. 1.93x" in legend  # no knobs, no model number
+    assert len(legend) == len(TABLE1) - 1
+
+
+@pytest.mark.parametrize("name", ["03_costs", "07_tables"])
+def test_cost_notebooks_quote_no_number_the_code_computes(name):
+    """Their text points to the figures for speedups and rates; a number typed into markdown goes stale."""
+    cells = json.loads((Path(__file__).parents[1] / "notebooks" / f"{name}.ipynb").read_text())["cells"]
+    text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert "speedup" in text or "tokens/s" in text.lower()  # the text does talk about them
+    assert re.findall(r"\d+(?:\.\d+)?\s*(?:×|x\b|tok(?:ens)?/s)", text) == []
 
 
 # ------------------------------------------------------------------------------------------------ rendering
