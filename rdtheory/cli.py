@@ -4,7 +4,8 @@
                       model; write report.md and figures to a folder (exit status 1 if a check fails)
   rdtheory demo       generate with AR and diffusion forcing on the embedded tiny model; print tokens and counters
   rdtheory plan       predicted time, tokens/s and memory of a generation on an accelerator, with its band; the
-                      fastest DF knobs (--search); the accelerators that reach a rate (--target)
+                      fastest DF knobs (--search); the accelerators that reach a rate (--target; exit status
+                      1 if none does)
   rdtheory calibrate  refit the cost model's calibration from GPU measurement files
 
 The package imports only `sampler_label` and `rate_range` from here: `rdtheory.report` prints predictions as `plan`
@@ -133,6 +134,7 @@ def _print_prediction(p: Any, roofline: Any, cal: Any) -> None:
 def _plan(args: argparse.Namespace) -> int:
     from rdtheory.config import HUGINN_0125, TINY
     from rdtheory.costs.calibration import load_calibration
+    from rdtheory.costs.hardware import UnknownHardware
     from rdtheory.costs.plan import plan
     from rdtheory.costs.search import best_df_knobs, hardware_for_target
 
@@ -164,11 +166,19 @@ def _plan(args: argparse.Namespace) -> int:
                         f"{c.prediction.tokens_per_s:8.1f} tokens/s ({rate_range(c.prediction)})  "
                         + ("reaches surely" if c.surely else "reaches" if c.reaches else "misses"))
                     print(f"  {c.hardware.name:16s} {verdict}")
+    except UnknownHardware as error:
+        print(f"rdtheory plan: error: --hardware={error.name!r} is unknown; known: {', '.join(error.known)}",
+              file=sys.stderr)
+        return 2
     except (ValueError, TypeError) as error:
         print(f"rdtheory plan: error: {error}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(report, indent=2))
+    if args.target is not None and not any(t["reaches"] for t in report["target"]):
+        print(f"rdtheory plan: no bundled accelerator reaches {args.target:g} tokens/s with these settings",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -227,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--tokens", type=int, default=48, help="new tokens per row")
     p.add_argument("--search", action="store_true", help="also rank fixed-rule DF knobs (r', cap) by speed")
     p.add_argument("--show", type=int, default=8, help="candidates to print with --search")
-    p.add_argument("--target", type=float, help="tokens/s to reach: which accelerators do")
+    p.add_argument("--target", type=float, help="tokens/s to reach: which accelerators do (exit status 1 if none)")
     p.add_argument("--calibration", help="calibration JSON (default: the shipped H100 calibration)")
     p.add_argument("--roofline", action="store_true", help="the plain roofline (bounds), no calibration")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")

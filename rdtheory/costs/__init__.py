@@ -56,7 +56,7 @@ from rdtheory.costs.fitting import (
     held_out,
     load_stage_records,
 )
-from rdtheory.costs.hardware import Hardware, get_hardware, lint, load_hardware
+from rdtheory.costs.hardware import Hardware, UnknownHardware, get_hardware, lint, load_hardware
 from rdtheory.costs.memory import (
     Footprint,
     footprint,
@@ -128,7 +128,7 @@ __all__ = [
     "head_flops", "head_traffic", "kv_bytes_per_position", "pass_flops", "pass_traffic", "prelude_flops",
     "prelude_traffic", "stage_attention_flops", "stage_bytes", "stage_flops", "stage_matmul_flops", "stage_params",
     "stage_traffic", "total_flops", "total_params", "total_traffic",
-    "Hardware", "get_hardware", "lint", "load_hardware",
+    "Hardware", "UnknownHardware", "get_hardware", "lint", "load_hardware",
     "Footprint", "footprint", "kv_bytes_per_token", "kv_cache_allocation_bytes", "kv_cache_bytes", "kv_slots",
     "transient_bytes", "wavefront_state_bytes", "weights_bytes",
     "AdaptiveAR", "DiffusionForcing", "Prediction", "StaticAR", "bandwidth_bound_tokens_per_s", "plan",

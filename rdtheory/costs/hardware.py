@@ -98,6 +98,15 @@ def _key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
+class UnknownHardware(ValueError):
+    """A hardware name no record matches; `name` as given, `known` the record names. The message suggests the
+    Python API's alternative, a `Hardware` record; a command line names only `known`."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name, self.known = name, known
+        super().__init__(f"hardware={name!r} is unknown; known: {known} (or pass a Hardware record)")
+
+
 def get_hardware(name: str | Hardware, table: Mapping[str, Hardware] | None = None) -> Hardware:
     """A record by name, ignoring case, spaces and punctuation ("h100-sxm" finds "H100 SXM"). A `Hardware`
     passes through unchanged."""
@@ -106,7 +115,7 @@ def get_hardware(name: str | Hardware, table: Mapping[str, Hardware] | None = No
     table = _shipped() if table is None else table
     matches = [hw for key, hw in table.items() if _key(key) == _key(name)]
     if not matches:
-        raise ValueError(f"hardware={name!r} is unknown; known: {sorted(table)} (or pass a Hardware record)")
+        raise UnknownHardware(name, sorted(table))
     return matches[0]
 
 

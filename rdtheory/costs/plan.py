@@ -169,7 +169,9 @@ def plan(config: ModelConfig, hardware: str | Hardware, sampler: Sampler, *, pro
             f"the generation needs {memory.total_bytes / 1e9:.2f} GB (weights {memory.weight_bytes / 1e9:.2f}, "
             f"KV cache {memory.kv_cache_bytes / 1e9:.2f}, states {memory.state_bytes / 1e9:.2f}, transients "
             f"{memory.transient_bytes / 1e9:.2f}) > memory_bytes={hw.memory_bytes / 1e9:.0f} GB of {hw.name}; "
-            "lower batch, prompt_length or new_tokens, or use ShareLast")
+            "lower batch, prompt_length or new_tokens" + (
+                f", or use ShareLast (kv={kv!r} keeps a cache slot per recurrence step)" if kv is not None
+                and kv.per_step else ""))
     prefill_depth = sampler.max_depth if isinstance(sampler, AdaptiveAR) else sampler.depth
     prefill = prefill_passes(config, prompt_length, prefill_depth, batch)
     if calibration is None:

@@ -11,6 +11,7 @@ from rdtheory.costs import (
     Correction,
     DiffusionForcing,
     StaticAR,
+    UnknownHardware,
     bandwidth_bound_tokens_per_s,
     get_hardware,
     plan,
@@ -76,7 +77,8 @@ def test_custom_hardware_records_are_accepted():
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda: plan(HUGINN_0125, "TPU v9", StaticAR(), **KNOBS), ValueError, r"hardware='TPU v9' is unknown; known:"),
+    (lambda: plan(HUGINN_0125, "TPU v9", StaticAR(), **KNOBS), UnknownHardware,
+     r"hardware='TPU v9' is unknown; known: .* \(or pass a Hardware record\)"),
     (lambda: plan(HUGINN_0125, "L40S", StaticAR(), prompt_length=4000, new_tokens=200), ValueError,
      r"prompt_length=4000 \+ new_tokens=200 - 1 exceeds block_size=4096"),
     (lambda: plan(HUGINN_0125, "L40S", StaticAR(64), kv=PerStep(), batch=8, prompt_length=2000, new_tokens=1000),
@@ -99,6 +101,18 @@ def test_a_model_that_fits_on_a_large_card_only():
     assert plan(HUGINN_0125, "MI300X", StaticAR(64), **knobs).memory.total_bytes < 192e9
     with pytest.raises(ValueError, match="memory_bytes=80 GB of H100 SXM"):
         plan(HUGINN_0125, "H100 SXM", StaticAR(64), **knobs)
+
+
+def test_the_memory_error_suggests_share_last_only_where_a_slot_is_kept_per_step():
+    knobs = dict(batch=8, prompt_length=2000, new_tokens=1000)
+    suggestion = r"or use ShareLast \(kv=PerStep\(\) keeps a cache slot per recurrence step\)$"
+    with pytest.raises(ValueError, match=suggestion):
+        plan(HUGINN_0125, "L40S", StaticAR(64), kv=PerStep(), **knobs)
+    for kv in (ShareLast(), None):  # None is ShareLast
+        with pytest.raises(ValueError, match=r"> memory_bytes=48 GB of L40S") as info:
+            plan(HUGINN_0125, "L40S", StaticAR(64), kv=kv, batch=64, prompt_length=3000, new_tokens=1000)
+        assert str(info.value).endswith("lower batch, prompt_length or new_tokens") and "ShareLast" not in str(
+            info.value)
 
 
 def test_table1_ceiling_on_a100_40gb():

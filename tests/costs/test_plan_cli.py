@@ -118,6 +118,26 @@ def test_cli_plan_json_search_and_target(capsys):
     assert {t["hardware"]: t["reaches"] for t in report["target"]}["H100 SXM"] is False
 
 
+def test_cli_plan_target_no_accelerator_reaches_exits_1(capsys):
+    assert main(["plan", "--target", "100000"]) == 1
+    captured = capsys.readouterr()
+    assert "accelerators against 100000 tokens/s:" in captured.out and " reaches" not in captured.out
+    assert captured.err == "rdtheory plan: no bundled accelerator reaches 100000 tokens/s with these settings\n"
+    assert main(["plan", "--target", "100000", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert not any(t["reaches"] for t in json.loads(captured.out)["target"])
+    assert "no bundled accelerator" in captured.err
+    assert main(["plan", "--target", "10"]) == 0  # some reach it
+    assert capsys.readouterr().err == ""
+
+
+def test_cli_plan_unknown_hardware_names_the_records_without_api_advice(capsys):
+    assert main(["plan", "--hardware", "TPU v9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rdtheory plan: error: --hardware='TPU v9' is unknown; known: A100 40GB SXM, ")
+    assert "H100 SXM" in err and "Hardware record" not in err
+
+
 def test_cli_plan_roofline_has_no_band(capsys):
     assert main(["plan", "--sampler", "ar", "--roofline"]) == 0
     assert "uncalibrated roofline" in capsys.readouterr().out
