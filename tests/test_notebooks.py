@@ -6,6 +6,8 @@ RDTHEORY_FIGURES pointing into it. RDTHEORY_FULL is passed through: unset, the n
 """
 
 import ast
+import os
+import time
 from pathlib import Path
 
 import nbclient
@@ -29,6 +31,11 @@ FIGURES = {
 # Statements that would put logic in a notebook; a conditional expression choosing a size is allowed.
 LOGIC = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.While, ast.If, ast.With, ast.Try,
          ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Lambda)
+
+
+BUDGET_S = 120.0
+"""All notebooks together, at the small size, on two CPU cores (kernel start-up included)."""
+DURATIONS: dict[str, float] = {}
 
 
 def _read(name: str):
@@ -61,7 +68,9 @@ def test_notebook_runs_and_saves_its_figures(name, tmp_path, monkeypatch):
     nb = _read(name)
     client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
+    start = time.perf_counter()
     client.execute()
+    DURATIONS[name] = time.perf_counter() - start
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
     for figure in FIGURES[name]:
@@ -69,3 +78,15 @@ def test_notebook_runs_and_saves_its_figures(name, tmp_path, monkeypatch):
         assert png.is_file(), f"{name} did not save {png.name}"
         assert png.stat().st_size > 5000 and png.read_bytes().startswith(b"\x89PNG"), png
     assert sorted(p.stem for p in figures.glob("*.png")) == sorted(FIGURES[name])
+
+
+def test_the_notebooks_together_run_within_two_minutes():
+    """Sums the runs above (same worker: the module's tests share one xdist group and run in file order)."""
+    if os.environ.get("RDTHEORY_FULL") == "1":
+        pytest.skip("the two-minute budget is for the small size; RDTHEORY_FULL=1 runs the full-size notebooks")
+    missing = sorted(set(FIGURES) - set(DURATIONS))
+    if missing:
+        pytest.skip(f"needs the notebook runs of this session; not run here: {missing}")
+    total = sum(DURATIONS.values())
+    assert total <= BUDGET_S, f"notebooks took {total:.0f} s together: " + ", ".join(
+        f"{k} {v:.0f} s" for k, v in sorted(DURATIONS.items()))
