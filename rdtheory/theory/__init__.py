@@ -32,7 +32,9 @@ from rdtheory.theory.decoding import (
     fixed_rule_entry_tick,
     fixed_rule_exit_tick,
     fixed_rule_has_parallel_pass,
+    stage_depth_premises,
     theorem_4_4,
+    theorem_4_4_stage_depth,
     ticks_per_token,
     tokens_never_behind,
 )
@@ -87,7 +89,8 @@ __all__ = [
     "flop_ratio", "ideal_speedup", "is_done", "is_valid", "levels_rise_to_the_right", "linear_beta",
     "lognormal_tail", "max_df_ticks", "mix", "mixed_variance", "mixing_weights", "noise_level",
     "paper_flop_ratio", "pass_counters", "pass_limit", "prefill_cost", "prefill_time", "provisional_reads",
-    "read_cell", "recur", "same_passes", "schedule_flop_ratio", "settle", "theorem_4_4", "throughput_ratio",
+    "read_cell", "recur", "same_passes", "schedule_flop_ratio", "settle", "stage_depth_premises", "theorem_4_4",
+    "theorem_4_4_stage_depth", "throughput_ratio",
     "tick_counters", "tick_counts", "tick_limit", "tick_noise_levels", "ticks_per_token", "tokens_never_behind",
     "violations", "width_mask", "width_per_time_ratio", "width_schedule", "window_error_bound",
 ]

@@ -40,6 +40,13 @@ def test_time_model_is_flat_then_linear():
         TimeModel(0)
     with pytest.raises(ValueError, match=r"pass_s=0 must be a real > 0"):
         TimeModel(4, 0)
+    assert not m.stages_timed and m.prelude_time(8) == m.coda_time(8) == 0
+    staged = TimeModel(l_star=4, pass_s=2, prelude_s=1, coda_s=Fraction(1, 2))
+    assert staged.stages_timed and [staged.prelude_time(w) for w in (1, 4, 6)] == [1, 1, Fraction(3, 2)]
+    assert staged.coda_time(8) == 1
+    for name in ("prelude_s", "coda_s"):
+        with pytest.raises(ValueError, match=rf"{name}=-1 must be a real >= 0"):
+            TimeModel(4, **{name: -1})
 
 
 def test_timed_queries():
@@ -50,3 +57,16 @@ def test_timed_queries():
     assert [t.width(x) for x in (0, 2, 4, 6)] == [6, 6, 1, 0]
     assert [t.work(x) for x in (0, 2, 4, 5, 6)] == [0, 6, 12, 13, 14]
     assert [t.tokens(x) for x in (3.9, 4, 5.9, 6)] == [0, 1, 1, 2]
+    assert t.stage_ends == (0, 2, 4, 4, 4, 5, 6, 6) and t.stage_depth(4) == 5
+
+
+def test_timed_stages():
+    """Per tick: prelude, core passes, coda; commits at the end of the coda."""
+    s = ar_schedule(6, 2, depth=2, prefill_depth=2)  # ticks: prefill (6 positions, 2 passes), then 1 position
+    t = Timed(s, TimeModel(l_star=3, prelude_s=1, coda_s=Fraction(1, 2)))
+    # prefill: prelude 2 (width 6 > L* = 3), passes 2 + 2, coda 1; decode: prelude 1, passes 1 + 1, coda 1/2
+    assert t.stage_ends == (2, 4, 6, 7, 8, 9, 10, Fraction(21, 2))
+    assert t.ends == (4, 6, 9, 10) and t.end == Fraction(21, 2)
+    assert t.commit_times == [7, Fraction(21, 2)]
+    assert [t.depth(x) for x in (3.9, 4, 8.9, 9, 10)] == [0, 1, 2, 3, 4]
+    assert [t.tokens(x) for x in (6, 7, 10, Fraction(21, 2))] == [0, 1, 1, 2]
