@@ -1,10 +1,11 @@
 """Remark 3.2 (computational cost): FLOP ratio and ideal speedup; rdtheory/theory/overhead.py.
 
 Statement. With f one block pass over one position and prelude + coda costing pc·f per position per tick, the
-fixed rule costs DF K (r' + pc) f per new token against AR's (D + pc) f, K = ceil(D/r'): the ratio is
-K (r' + 1)/(D + 1) for Huginn (pc = 1), which is the paper's (r + r/r')/(r + 1) iff r' divides r (otherwise the
-paper undercounts). With cap >= K and headway 1, the serial speedup over N new tokens is
-(N - 1)(D + 1)/((N - 2 + K)(r' + 1)) <= (D + 1)/(r' + 1), the paper's ideal, which it approaches as N grows.
+fixed rule (df_schedule at any headway: drafts never held) costs DF K (r' + pc) f per new token against AR's
+(D + pc) f, K = ceil(D/r'): the ratio is K (r' + 1)/(D + 1) for Huginn (pc = 1), which is the paper's
+(r + r/r')/(r + 1) iff r' divides r (otherwise the paper undercounts). With cap >= K and headway 1, the serial
+speedup over N new tokens is (N - 1)(D + 1)/((N - 2 + K)(r' + 1)) <= (D + 1)/(r' + 1), the paper's ideal, which
+it approaches as N grows.
 
 Proof. Every new token's position spends exactly K ticks in the wavefront (proofs/fixed_rule_closed_form.py),
 computing K r' cells and K prelude/coda passes; AR computes D cells and one prelude/coda pass. Serially AR spends

@@ -203,8 +203,10 @@ def df_schedule(prompt_len: int, n_new: int, inner: int, exit_depths: ExitDepths
                 cap: int = 128, max_depth: int | None = None, full_prefill: bool = True,
                 prefill_depth: int | None = None, rightmost: bool = False) -> Schedule:
     """Diffusion forcing with synthetic convergence: position p has converged once its count n_p reaches its exit
-    depth d_p (an int gives the paper's fixed rule) or `max_depth`. Every DF tick runs `inner` recurrences on each
-    wavefront position; the control flow is `rdtheory.theory.wavefront`'s. With full prefill, the prefill runs
+    depth d_p (an int gives the paper's fixed rule) or `max_depth`, whatever its input draft (drafts are never
+    held, as in the reference; a sampler that holds a non-head draft disagreeing with the token committed to its
+    left can differ from this when headway >= 2). Every DF tick runs `inner` recurrences on each wavefront
+    position; the control flow is `rdtheory.theory.wavefront`'s. With full prefill, the prefill runs
     at `prefill_depth` (default `max_depth`, else the int `exit_depths`)."""
     wave = Wave(prompt_len, n_new, inner, headway, cap, full_prefill, rightmost)
     if max_depth is not None:
