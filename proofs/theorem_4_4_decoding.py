@@ -57,6 +57,7 @@ from rdtheory.theory import (
     stage_depth_premises,
     theorem_4_4,
     theorem_4_4_stage_depth,
+    wavefront_bound,
 )
 
 
@@ -100,6 +101,8 @@ def spot_checks() -> None:
             holds(not compare_decoding(df, ar, model).width_strictly_greater, "pointwise strict width fails")
         holds((max(decode_widths(df), default=0) >= 2) == fixed_rule_has_parallel_pass(n, inner, depth, headway, cap),
               f"parallel-pass characterisation at {(n, inner, depth, headway, cap)}")
+        holds(max(decode_widths(df), default=0) <= wavefront_bound(inner, depth, headway, cap),
+              "W <= min(cap, headway ceil(D/r')) (Remark 4.5's W is not bounded by r)")
     wide = df_schedule(1, 6, 1, 4, cap=4, prefill_depth=4)
     holds(not compare_decoding(wide, ar_schedule(1, 6, 4), TimeModel(2)).equal_depth, "W > L* loses equal depth")
     holds(df_schedule(2, 6, 1, 1, cap=4, prefill_depth=1) == ar_schedule(2, 6, 1), "r = 1: DF is AR")

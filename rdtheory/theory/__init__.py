@@ -37,6 +37,7 @@ from rdtheory.theory.decoding import (
     theorem_4_4_stage_depth,
     ticks_per_token,
     tokens_never_behind,
+    wavefront_bound,
 )
 from rdtheory.theory.grid import Cell, Span, ceil_div
 from rdtheory.theory.limits import pass_limit, same_passes, tick_limit
@@ -92,5 +93,5 @@ __all__ = [
     "prefill_cost", "prefill_time", "provisional_reads", "read_cell", "recur", "same_passes", "schedule_flop_ratio",
     "settle", "stage_depth_premises", "theorem_4_4", "theorem_4_4_stage_depth", "throughput_ratio", "tick_counters",
     "tick_counts", "tick_limit", "tick_noise_levels", "ticks_per_token", "tokens_never_behind", "violations",
-    "width_mask", "width_per_time_ratio", "width_schedule", "window_error_bound",
+    "wavefront_bound", "width_mask", "width_per_time_ratio", "width_schedule", "window_error_bound",
 ]

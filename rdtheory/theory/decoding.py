@@ -178,6 +178,15 @@ def fixed_rule_has_parallel_pass(n_new: int, inner: int, depth: int, headway: in
     return cap >= 2 and n_new >= 3 and (depth > inner or (headway >= 2 and n_new >= 4))
 
 
+def wavefront_bound(inner: int, max_depth: int, headway: int, cap: int) -> int:
+    """The widest a DF pass after a full prefill can be when every position has converged by max_depth
+    recurrences (drafts never held): min(cap, headway · ceil(max_depth / r')). A position stays at most
+    ceil(max_depth / r') ticks and at most `headway` enter per tick. This, not r, is what Remark 4.5's W is: its
+    "r ≈ 100, so W <= L*" holds only through the cap (128 by default) or this product."""
+    k = ceil_div(require_int("max_depth", max_depth, 1), require_int("inner", inner, 1))
+    return min(require_int("cap", cap, 1), require_int("headway", headway, 1) * k)
+
+
 def fixed_rule_entry_tick(i: int, ticks_per_token: int, cap: int) -> int:
     """The DF tick (1-based, after the prefill) in which position P + i first runs, for the fixed rule, full
     prefill and headway 1: 1 + floor(i / c)·K + (i mod c), with K = ceil(D / r') and c = min(cap, K)."""

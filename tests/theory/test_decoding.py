@@ -23,7 +23,10 @@ from rdtheory.theory import (
     theorem_4_4_stage_depth,
     ticks_per_token,
     tokens_never_behind,
+    wavefront_bound,
 )
+from rdtheory.theory.schedule import exit_depths_of
+from rdtheory.theory.wavefront import Wave
 
 FULL = dict(full_prefills=st.just(True))
 
@@ -169,3 +172,20 @@ def test_token_lead_iff_inner_divides_the_depth():
 
     check()
     assert seen[True] >= 30 and seen[False] >= 30, seen
+
+
+@settings(max_examples=300)
+@given(k=df_settings(**FULL))
+def test_wavefront_size_is_bounded_by_the_cap_and_headway_not_by_r(k):
+    """Remark 4.5's W is the wavefront size: at most min(cap, headway · ceil(max_depth / r')) after a full prefill."""
+    wave = Wave(k.prompt_len, k.n_new, k.inner, k.headway, k.cap)
+    depths = exit_depths_of(k.exit_depths, wave.positions_run)
+    deepest = max((min(d, k.max_depth or d) for d in depths.values()), default=1)
+    assert max(decode_widths(k.build()), default=0) <= wavefront_bound(k.inner, deepest, k.headway, k.cap)
+
+
+def test_wavefront_can_exceed_r():
+    """r = 2, r' = 1, headway 4: the wavefront holds 8 > r positions; only the cap (or headway·ceil(r/r')) limits it."""
+    assert max(decode_widths(df_schedule(1, 20, 1, 2, headway=4, cap=16, prefill_depth=2))) == 8
+    assert wavefront_bound(1, 2, 4, 16) == 8
+    assert max(decode_widths(df_schedule(1, 20, 1, 2, headway=4, cap=5, prefill_depth=2))) == 5

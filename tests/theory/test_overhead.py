@@ -37,6 +37,14 @@ def test_paper_ratio_is_exact_iff_inner_divides_depth(depth, inner):
     assert flop_ratio(depth, inner) >= paper_flop_ratio(depth, inner)
 
 
+@pytest.mark.parametrize("depth", range(1, 13))
+def test_df_never_has_equivalent_flops_unless_it_is_ar(depth):
+    """The paper's "equivalent total FLOP requirements": false for every r' != D, by its own Remark 3.2."""
+    for inner in range(1, 16):
+        assert (flop_ratio(depth, inner) == 1) == (inner == depth) and flop_ratio(depth, inner) >= 1
+        assert (paper_flop_ratio(depth, inner) > 1) == (inner < depth)
+
+
 @settings(max_examples=200)
 @given(k=df_settings(**FIXED))
 def test_schedule_flops_match_the_closed_form(k):
