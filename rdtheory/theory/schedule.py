@@ -7,12 +7,13 @@ samplers' schedules: `ar_schedule` (static depth), `adaptive_ar_schedule` (given
 (diffusion forcing with a fixed rule or synthetic per-position convergence depths). Validity lives in
 `rdtheory.theory.validity`, counting in `rdtheory.theory.counters`. Knows nothing of latents, torch or time.
 
-A sampler's `Trace` (rdtheory.sampling.trace) converts row by row, keeping the ticks in which the row runs:
+A sampler's `Trace` (rdtheory.sampling.trace) converts row by row with `Trace.to_schedule(b)`, keeping the ticks
+in which the row runs. A tick's passes are the row's own: the largest run count among the row's runs, not the
+batched tick's `t.passes` (the deepest row's):
 
-    Schedule(trace.prompt_lengths[b], tuple(
-        ScheduleTick(t.passes, [(r.pos, r.first, r.count) for r in t.runs if r.row == b],
-                     [c.pos for c in t.commits if c.row == b], b in t.standing, t.prefill)
-        for t in trace.ticks if any(r.row == b for r in t.runs)))
+    runs = [(r.pos, r.first, r.count) for blk in t.blocks if blk.row == b for r in blk.runs()]
+    ScheduleTick(max(count for _, _, count in runs), runs, [c.pos for c in t.commits if c.row == b],
+                 b in t.standing, t.prefill)
 
 A run cut short by a stop token is `schedule.truncated(n_committed)` of the run without it.
 
