@@ -14,11 +14,12 @@ prefill tick, AR running one position per later tick, and let every DF pass afte
 Clause (a) depends on what is timed and what is counted. Every tick also runs the prelude and the coda (Remark
 3.2 counts them, `rdtheory.theory.overhead`), and DF runs ceil(D/r') ticks per token where AR runs one. If they
 take time t_pc > 0 per tick, core-pass depth is not equal: at T = end of prefill + (D + 1) t0 with t_pc = t0, AR
-has run D core passes and DF only r'(D + 1)/(r' + 1) < D (when r' + 1 divides D + 1; < D whenever r' < D), i.e.
-exactly where DF is wider. What stays equal then is the serial depth counted in passes of any stage (every
-prelude, core pass and coda counts one), provided each takes as long as a core pass (prelude_s = coda_s =
-pass_s): `theorem_4_4_stage_depth`. (b) and (c) are claimed for the untimed clock only; with timed stages DF can
-be behind in hidden states processed (`stage_depth_premises`).
+has run D core passes and the fixed rule's DF fewer than D whenever r' < D (exactly r'(D + 1)/(r' + 1) when
+r' + 1 divides D + 1), i.e. exactly where DF is wider. What stays equal then is the serial depth counted in passes
+of any stage (every prelude, core pass and coda counts one), provided each takes as long as a core pass
+(prelude_s = coda_s = pass_s): `theorem_4_4_stage_depth`, premises in `stage_depth_premises`. (b) and (c) are
+claimed for the untimed clock only; on that clock with timed stages DF can be behind AR in hidden states
+processed (tests/theory/test_decoding.py has a case).
 
 For the fixed rule (exit depth r, D = min(r, max_depth), full prefill) such a pass of width >= 2 exists iff
 cap >= 2, N >= 3 and (D > r' or (headway >= 2 and N >= 4)). The headway >= 2 part, like every statement here
