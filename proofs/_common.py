@@ -1,6 +1,7 @@
 """Proof steps shared by the proof files.
 
-Equalities are proved as `simplify(lhs - rhs) == 0`, never with sympy's structural `==`. Inequalities are sign
+Equalities are proved as `simplify(lhs - rhs) == 0`, or, where simplify leaves a nested power unresolved, as a zero
+rational normal form `cancel(together(lhs - rhs)) == 0`; never with sympy's structural `==`. Inequalities are sign
 facts that sympy derives from the declared assumptions of the symbols (write a quantity known to be >= 1 as
 1 + x with x nonnegative, so that the assumption system can see it). A failed step raises AssertionError naming
 the statement.
@@ -15,7 +16,8 @@ def holds(ok: bool, statement: str) -> None:
 
 
 def equal(lhs: sp.Expr, rhs: sp.Expr, statement: str) -> None:
-    holds(sp.simplify(lhs - rhs) == 0, statement)
+    d = lhs - rhs
+    holds(sp.simplify(d) == 0 or sp.cancel(sp.together(d)) == 0, statement)
 
 
 def nonnegative(expr: sp.Expr, statement: str) -> None:

@@ -13,8 +13,11 @@ end fewer than W positions remain; those left after tick t are the j < i with x_
 e_i = 1 + max(e_{i-1}, x_{i-W}) (x of a negative index = 0). The closed form satisfies this recurrence: for
 W >= K the second term never wins and e_i = i + 1; for W < K write i = a·W + m and check m >= 1 and m = 0 below.
 Token lead: DF commits token P + i + 1 after x_i·r' decode passes, AR after (i + 1)·D. If D = K r',
-(i + 1)·D - x_i·r' = r'·(a·K·(c - 1) + m·(K - 1)) >= 0 for i = a·c + m. If not, K r' > D and DF's first new
-token comes K r' - D passes late.
+(i + 1)·D - x_i·r' = r'·(a·K·(c - 1) + m·(K - 1)) >= 0 for i = a·c + m. If not, write D = (K - 1) r' + j with
+1 <= j < r': DF commits token P + 1 after x_0 r' = K r' decode passes and AR after D, and K r' - D = r' - j > 0,
+so DF's first new token comes K r' - D passes late. The recurrence's two cases and the two token-lead cases are
+symbolic (below); that the closed form satisfies the recurrence for every i, and the recurrence itself, are
+counting arguments checked numerically on concrete schedules (below and in tests/theory/test_decoding.py).
 """
 
 import itertools
@@ -57,8 +60,15 @@ def token_lead_steps() -> None:
     lead = (i + 1) * K * inner - exit_tick * inner
     equal(lead, inner * (a * K * (c - 1) + m * (K - 1)), "AR minus DF passes to token P + i + 1")
     nonnegative(a * K * (c - 1) + m * (K - 1), "DF is never behind when r' divides D")
-    j = sp.symbols("j", integer=True, positive=True)
-    positive(K * inner - (K * inner - j), "DF's first token is late when r' does not divide D")
+    # r' does not divide D: D = (K - 1) r' + j with 1 <= j < r'
+    j1, gap = sp.symbols("j1 gap", integer=True, nonnegative=True)
+    j = 1 + j1
+    inner_nd = j + 1 + gap  # r' > j
+    depth = k1 * inner_nd + j  # K - 1 = k1
+    first_df, first_ar = exit_tick.subs({a: 0, m: 0}) * inner_nd, depth  # x_0
+    equal(first_df, K * inner_nd, "DF commits token P + 1 after x_0 r' = K r' decode passes")
+    equal(first_df - first_ar, inner_nd - j, "K r' - D = r' - j")
+    positive(first_df - first_ar, "DF's first token is late when r' does not divide D")
 
 
 def spot_checks() -> None:

@@ -1,8 +1,10 @@
 """Remark 4.3 (how often depth scaling wins the prefill), precise version; rdtheory/theory/prefill.py.
 
 Statement. Under tau(w) = t0 max(1, w/L*) and s >= 2, depth scaling's prefill (s passes of width L) takes no
-longer than width scaling's (one pass of width s L) iff L >= L*, and it never costs more FLOPs (Theorem 4.2(2)).
-So for prompt lengths L ~ D, depth scaling is at least as efficient with probability Pr_D[L >= L*]
+longer than width scaling's (one pass of width s L) iff L >= L*, and it never costs more FLOPs than either width
+variant when their masks include the copy itself (Theorem 4.2(2); with the paper's literal masks it costs a·L
+more attention than KVShare at s = 2, proofs/theorem_4_2_prefill.py). So for prompt lengths L ~ D, depth scaling
+is at least as fast with probability Pr_D[L >= L*]
 (= 1 - F(L* - 1) for integer lengths); for a log-normal D, Pr[L >= x] = erfc((ln x - mu)/(sigma sqrt 2))/2. The
 paper's "close to 1 in practice" is an empirical claim about D and L*; the functions evaluate it for any D.
 

@@ -10,20 +10,30 @@ leaves room for it. The leftmost position has converged by its ceil(max_depth/r'
 under both rules (it is in the contiguous prefix, and it is at or left of the rightmost converged position).
 The commit budget never cuts the prefix, as no position beyond P + N - 2 is admitted. Positions are leftmost in
 increasing order, each for at most ceil(max_depth/r') ticks. Hence the bound; with cap 1 each position is alone
-for exactly that many ticks.
+for exactly that many ticks. Symbolic: the leftmost position's count after K = ceil(max_depth/r') ticks, K r',
+reaches max_depth, and after K - 1 ticks it does not yet (below). The rest is a counting argument over ticks,
+checked numerically on concrete schedules (below and in tests/theory/test_wavefront.py).
 """
 
 import itertools
 
 import sympy as sp
 
-from proofs._common import equal, holds
+from proofs._common import equal, holds, nonnegative, positive
 from rdtheory.theory import df_schedule, max_df_ticks
 
 
 def counting_step() -> None:
-    m, k = sp.symbols("M K", integer=True, positive=True)
-    equal(sp.Sum(k, (sp.Symbol("i"), 1, m)).doit(), m * k, "M positions, each leftmost for at most K ticks")
+    # max_depth = (K - 1) r' + j with 1 <= j <= r', so K = ceil(max_depth / r')
+    k1, j1, slack = sp.symbols("k1 j1 slack", integer=True, nonnegative=True)
+    j, inner = 1 + j1, 1 + j1 + slack  # 1 <= j <= r'
+    k = 1 + k1
+    max_depth = k1 * inner + j
+    equal(max_depth / inner, k1 + j / inner, "max_depth / r' = (K - 1) + j/r'")
+    positive(j / inner, "0 < j/r'")
+    nonnegative(1 - j / inner, "j/r' <= 1, so ceil(max_depth / r') = K")
+    nonnegative(k * inner - max_depth, "after K ticks the leftmost position has had >= max_depth recurrences")
+    positive(max_depth - k1 * inner, "after K - 1 ticks it has had fewer (the bound is attained with cap 1)")
 
 
 def spot_checks() -> None:

@@ -40,3 +40,21 @@ def test_a_false_step_fails():
         equal(x + 1, x, "wrong")
     with pytest.raises(AssertionError, match="proof step failed: undecidable"):
         positive(x - 1, "undecidable")
+
+
+def test_the_contraction_constant_is_declared_in_0_1():
+    """lam = 1 - delta with delta > 0 allows lam < -1, where lam^m can be negative; Remark 3.1's proof declares
+    lam = y/(1 + y), y >= 0, which is exactly 0 <= lam < 1."""
+    import sympy as sp
+
+    from proofs._common import nonnegative, positive
+    from proofs.remark_3_1_convergence import contraction
+
+    m = sp.symbols("m", integer=True, positive=True)
+    loose = 1 - sp.symbols("delta", positive=True)
+    with pytest.raises(AssertionError, match=r"proof step failed: lam\^m >= 0"):
+        nonnegative(loose**m, "lam^m >= 0")
+    lam = contraction()
+    nonnegative(lam**m, "lam^m >= 0")
+    positive(1 - lam, "lam < 1")
+    assert lam.subs(sp.Symbol("y", nonnegative=True), 3) == sp.Rational(3, 4)

@@ -7,7 +7,8 @@ At the level of schedules they hold as follows (proved in proofs/ar_limits.py):
 * Tick limit. With full prefill, headway 1 or cap 1, and every position run needing at most r' recurrences
   (min(d_p, max_depth) <= r' for all p; the fixed rule with r' >= r), DF equals `ar_schedule(depth=r')` tick for
   tick. Without full prefill the same holds when also cap >= P and the prompt positions need at most r',
-  except that DF's first tick is not flagged as a prefill. Headway >= 2 with cap >= 2 breaks it (placeholders).
+  except that DF's first tick is not flagged as a prefill. Headway >= 2 with cap >= 2 breaks it (placeholders),
+  already in `df_schedule`, where drafts are never held.
 * Pass limit. With full prefill and cap 1, DF computes the same cells in the same global passes, and commits
   the same tokens at the same passes, as adaptive AR whose position p runs ceil(min(d_p, max_depth) / r')·r'
   recurrences (adaptive AR checking its exit every r' steps). Ticks differ: DF splits a token into

@@ -11,7 +11,9 @@ so with prelude_coda = 1 the ratio is ceil(D/r')(r'+1)/(D+1), the paper's (r + r
 divides r. Serially, AR spends D + 1 pass-equivalents per token and DF r' + 1 per tick; with one token per
 tick in the steady state the ideal speedup is (D + 1)/(r' + 1), reached only as N grows: for cap >= K it is
 (N - 1)(D + 1) / ((N - 2 + K)(r' + 1)) with K = ceil(D / r'). The prefill is excluded throughout (it is the
-same in both samplers). Knows nothing of hardware.
+same in both samplers). The per-token costs hold for `df_schedule` at every headway, where a position stays
+exactly K ticks; a sampler that holds disagreeing drafts can keep a position longer when headway >= 2. Knows
+nothing of hardware.
 """
 
 from fractions import Fraction

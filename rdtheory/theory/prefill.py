@@ -11,14 +11,20 @@ The paper writes "the first j - 1 copies of token i", which leaves copy (0, 1) w
 block's query attends to itself, so we include copy j (`include_self=False` gives the paper's literal mask).
 
 Costs (Theorem 4.2(2), derived here): with `linear` the cost of one position through the block's linear layers
-and `attention` the cost of one (query, key) pair, all three process s·L positions and differ in attention:
+and `attention` the cost of one (query, key) pair, all three process s·L positions and differ in attention.
+Depth scaling's passes are causal (a query attends to itself). With the width masks including the copy itself
+(`include_self=True`, ours):
 
     E_Depth        = linear·sL + attention·s·L(L+1)/2
     E_Width-KVShare = linear·sL + attention·(s·L(L-1)/2 + L·s(s+1)/2)
     E_Width-NoShare = linear·sL + attention·(s²·L(L-1)/2 + L·s(s+1)/2)
 
 so E_KVShare - E_Depth = attention·L·s(s-1)/2 >= 0 (zero iff s = 1) and E_NoShare - E_KVShare =
-attention·s(s-1)·L(L-1)/2, strictly positive iff s >= 2 and L >= 2. Knows nothing of hardware numbers.
+attention·s(s-1)·L(L-1)/2, strictly positive iff s >= 2 and L >= 2. With the paper's literal masks
+(`include_self=False`) each width term loses the s·L self pairs, L·s(s+1)/2 becomes L·s(s-1)/2, and
+E_KVShare - E_Depth = attention·s·L(s-3)/2: the paper's E_Depth <= E_KVShare then holds iff s >= 3 (E_Depth is
+larger by attention·L at s = 1 and s = 2, equal at s = 3). To leading order in L both are attention·s·L²/2 under
+either mask; E_NoShare - E_KVShare does not depend on the mask. Knows nothing of hardware numbers.
 """
 
 import math
@@ -57,20 +63,30 @@ def flat(copy: Copy, copies: int) -> int:
     return copy[0] * copies + copy[1] - 1
 
 
-def attention_pairs(scaling: Scaling, length: int, copies: int) -> int:
-    """Number of (query, key) pairs over the whole prefill (closed forms of the module docstring)."""
+def attention_pairs(scaling: Scaling, length: int, copies: int, include_self: bool = True) -> int:
+    """Number of (query, key) pairs over the whole prefill (closed forms of the module docstring); `include_self`
+    is the width masks' convention (`width_mask`); depth scaling's causal passes always include the query."""
     n, s = require_int("length", length, 1), require_int("copies", copies, 1)
     if scaling is Scaling.DEPTH:
         return s * n * (n + 1) // 2
     earlier = s * n * (n - 1) // 2 if scaling is Scaling.WIDTH_KV_SHARE else s * s * n * (n - 1) // 2
-    return earlier + n * s * (s + 1) // 2
+    return earlier + n * s * (s + 1 if include_self else s - 1) // 2
 
 
-def prefill_cost(scaling: Scaling, length: int, copies: int, linear: Real = 1, attention: Real = 1) -> Real:
+def prefill_cost(scaling: Scaling, length: int, copies: int, linear: Real = 1, attention: Real = 1,
+                 include_self: bool = True) -> Real:
     """E_Depth, E_Width-KVShare or E_Width-NoShare: linear·sL + attention·(attention pairs)."""
     require("linear", linear, linear >= 0, "must be >= 0")
     require("attention", attention, attention >= 0, "must be >= 0")
-    return linear * copies * length + attention * attention_pairs(scaling, length, copies)
+    return linear * copies * length + attention * attention_pairs(scaling, length, copies, include_self)
+
+
+def cost_order_holds(length: int, copies: int, include_self: bool = True) -> bool:
+    """Theorem 4.2(2)'s order E_Depth <= E_Width-KVShare <= E_Width-NoShare at these sizes, for any linear and
+    attention costs >= 0 (compared in attention pairs, the linear terms being equal). With the width masks
+    including the copy itself it always holds; with the paper's literal masks (include_self=False) iff s >= 3."""
+    depth, kv, no = (attention_pairs(s, length, copies, include_self) for s in Scaling)
+    return depth <= kv <= no
 
 
 def depth_schedule(length: int, copies: int) -> Schedule:

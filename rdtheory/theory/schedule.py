@@ -7,12 +7,13 @@ samplers' schedules: `ar_schedule` (static depth), `adaptive_ar_schedule` (given
 (diffusion forcing with a fixed rule or synthetic per-position convergence depths). Validity lives in
 `rdtheory.theory.validity`, counting in `rdtheory.theory.counters`. Knows nothing of latents, torch or time.
 
-A sampler's `Trace` (rdtheory.sampling.trace) converts row by row, keeping the ticks in which the row runs:
+A sampler's `Trace` (rdtheory.sampling.trace) converts row by row with `Trace.to_schedule(b)`, keeping the ticks
+in which the row runs. A tick's passes are the row's own: the largest run count among the row's runs, not the
+batched tick's `t.passes` (the deepest row's):
 
-    Schedule(trace.prompt_lengths[b], tuple(
-        ScheduleTick(t.passes, [(r.pos, r.first, r.count) for r in t.runs if r.row == b],
-                     [c.pos for c in t.commits if c.row == b], b in t.standing, t.prefill)
-        for t in trace.ticks if any(r.row == b for r in t.runs)))
+    runs = [(r.pos, r.first, r.count) for blk in t.blocks if blk.row == b for r in blk.runs()]
+    ScheduleTick(max(count for _, _, count in runs), runs, [c.pos for c in t.commits if c.row == b],
+                 b in t.standing, t.prefill)
 
 A run cut short by a stop token is `schedule.truncated(n_committed)` of the run without it.
 
@@ -203,8 +204,10 @@ def df_schedule(prompt_len: int, n_new: int, inner: int, exit_depths: ExitDepths
                 cap: int = 128, max_depth: int | None = None, full_prefill: bool = True,
                 prefill_depth: int | None = None, rightmost: bool = False) -> Schedule:
     """Diffusion forcing with synthetic convergence: position p has converged once its count n_p reaches its exit
-    depth d_p (an int gives the paper's fixed rule) or `max_depth`. Every DF tick runs `inner` recurrences on each
-    wavefront position; the control flow is `rdtheory.theory.wavefront`'s. With full prefill, the prefill runs
+    depth d_p (an int gives the paper's fixed rule) or `max_depth`, whatever its input draft (drafts are never
+    held, as in the reference; a sampler that holds a non-head draft disagreeing with the token committed to its
+    left can differ from this when headway >= 2). Every DF tick runs `inner` recurrences on each wavefront
+    position; the control flow is `rdtheory.theory.wavefront`'s. With full prefill, the prefill runs
     at `prefill_depth` (default `max_depth`, else the int `exit_depths`)."""
     wave = Wave(prompt_len, n_new, inner, headway, cap, full_prefill, rightmost)
     if max_depth is not None:

@@ -21,6 +21,11 @@ The rules, for one row with prompt positions 0..P-1 and N new tokens (the state 
   admits min(headway, cap - width, positions still needed). A tick that admits nothing because the wavefront is
   at its cap while positions are still needed is a standing wave.
 * The run ends when N tokens are committed.
+* Convergence is the caller's decision, per position and tick. `df_schedule` decides by the recurrence count
+  alone, so a draft is never held (the reference implementation's behaviour). A sampler that also holds a
+  non-head position whose input draft disagrees with the token committed to its left makes the schedule
+  data-dependent; with headway >= 2 it can then differ from `df_schedule`'s, and every statement of this package
+  about `df_schedule` with headway >= 2 describes the schedule without holding.
 """
 
 from collections.abc import Sequence

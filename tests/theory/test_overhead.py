@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 
 from rdtheory.testing.schedules import df_settings
 from rdtheory.theory import (
+    Timed,
+    TimeModel,
     decode_serial_passes,
     fixed_rule_speedup,
     flop_ratio,
@@ -35,6 +37,14 @@ def test_paper_ratio_is_exact_iff_inner_divides_depth(depth, inner):
     assert flop_ratio(depth, inner) >= paper_flop_ratio(depth, inner)
 
 
+@pytest.mark.parametrize("depth", range(1, 13))
+def test_df_never_has_equivalent_flops_unless_it_is_ar(depth):
+    """The paper's "equivalent total FLOP requirements": false for every r' != D, by its own Remark 3.2."""
+    for inner in range(1, 16):
+        assert (flop_ratio(depth, inner) == 1) == (inner == depth) and flop_ratio(depth, inner) >= 1
+        assert (paper_flop_ratio(depth, inner) > 1) == (inner < depth)
+
+
 @settings(max_examples=200)
 @given(k=df_settings(**FIXED))
 def test_schedule_flops_match_the_closed_form(k):
@@ -57,3 +67,15 @@ def test_serial_speedup_and_its_limit(k):
 def test_speedup_approaches_the_ideal():
     gaps = [ideal_speedup(32, 4) - fixed_rule_speedup(n, 32, 4) for n in (2, 10, 100, 10_000)]
     assert all(a > b > 0 for a, b in zip(gaps, gaps[1:])) and gaps[-1] < Fraction(1, 100)
+
+
+@settings(max_examples=100)
+@given(k=df_settings(**FIXED), split=st.sampled_from([(0, 1), (1, 0), (1, 1), (0, 0)]))
+def test_serial_pass_equivalents_are_the_time_model_with_timed_stages(k, split):
+    """decode_serial_passes(s, pc) is the decode time on TimeModel(L*, 1, prelude_s, coda_s), pc = their sum, when
+    no pass is wider than L*."""
+    df, ar = k.build(), k.ar(depth_of(k))
+    model = TimeModel(max(k.prompt_len, k.cap), 1, *split)
+    for s in (df, ar):
+        prefill = s.ticks[0]
+        assert Timed(s, model).end - (prefill.passes + sum(split)) == decode_serial_passes(s, sum(split))

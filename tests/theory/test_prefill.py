@@ -8,6 +8,7 @@ from rdtheory.theory import (
     Scaling,
     TimeModel,
     attention_pairs,
+    cost_order_holds,
     depth_at_least_as_fast,
     depth_preferred_probability,
     depth_schedule,
@@ -49,6 +50,27 @@ def test_theorem_4_2_cost_order(length, copies):
     assert no - kv == 3 * copies * (copies - 1) * length * (length - 1) // 2
     assert depth <= kv <= no
     assert (depth < kv) == (copies >= 2) and (kv < no) == (copies >= 2 and length >= 2)
+
+
+@pytest.mark.parametrize("length, copies", GRID)
+def test_theorem_4_2_cost_order_with_the_papers_literal_mask(length, copies):
+    """Without the self pairs, E_KVShare - E_Depth = a s L (s - 3)/2: the first inequality needs s >= 3."""
+    for share, scaling in ((False, Scaling.WIDTH_NO_SHARE), (True, Scaling.WIDTH_KV_SHARE)):
+        literal = width_mask(length, copies, share, include_self=False)
+        assert len(literal) == attention_pairs(scaling, length, copies, include_self=False)
+        assert len(width_mask(length, copies, share)) - len(literal) == length * copies  # the self pairs
+    depth, kv, no = (prefill_cost(s, length, copies, linear=7, attention=3, include_self=False) for s in Scaling)
+    assert 2 * (kv - depth) == 3 * copies * length * (copies - 3)
+    assert no - kv == 3 * copies * (copies - 1) * length * (length - 1) // 2
+    assert cost_order_holds(length, copies) and cost_order_holds(length, copies, include_self=False) == (copies >= 3)
+
+
+def test_the_literal_mask_reverses_the_first_inequality_at_s_2():
+    depth = prefill_cost(Scaling.DEPTH, 5, 2, linear=0)
+    assert depth > prefill_cost(Scaling.WIDTH_KV_SHARE, 5, 2, linear=0, include_self=False) == depth - 5
+    assert prefill_cost(Scaling.WIDTH_KV_SHARE, 5, 3, linear=0, include_self=False) == prefill_cost(
+        Scaling.DEPTH, 5, 3, linear=0)
+    assert depth <= prefill_cost(Scaling.WIDTH_KV_SHARE, 5, 2, linear=0)  # ours, with the self pairs
 
 
 @pytest.mark.parametrize("length, copies", GRID)
