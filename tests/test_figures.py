@@ -450,6 +450,18 @@ def test_table1_legend_carries_the_computed_speedups():
     assert len(legend) == len(TABLE1) - 1
 
 
+def test_table1_draws_each_rows_accuracy_change_over_static_ar():
+    """Section 6A.11: Table 1 as bars of speedup and of accuracy change (points over static AR r=32, per task)."""
+    fig = tables.table1_figure(tables.explain_rows())
+    bars: dict[str, list[float]] = {}
+    for patch in fig.axes[2].patches:
+        bars.setdefault(patch.get_gid(), []).append(patch.get_height())
+    assert len(bars) == len(TABLE1) - 1
+    for row in TABLE1[1:]:
+        assert bars[f"delta:{row.label}"] == pytest.approx(np.array(row.accuracy) - np.array(TABLE1[0].accuracy))
+    assert any(h != 0 for heights in bars.values() for h in heights)
+
+
 @pytest.mark.parametrize("name", ["03_costs", "07_tables"])
 def test_cost_notebooks_quote_no_number_the_code_computes(name):
     """Their text points to the figures for speedups and rates; a number typed into markdown goes stale."""

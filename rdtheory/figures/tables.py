@@ -75,10 +75,11 @@ def speedup_label(e: RowExplanation, base: PaperRow) -> str:
 def table1_figure(explained: Sequence[RowExplanation], hardware: str = TABLE1_HARDWARE) -> Any:
     """Left: reported speedup over static AR r=32 per task, predicted speedup as black ticks, both in the legend
     (`speedup_label`). Middle: reported tokens/s against the calibrated prediction (band) and the bandwidth
-    ceiling. Right: accuracy against tokens/s with each task's Pareto front."""
+    ceiling. Third: each row's accuracy minus static AR's, per task. Right: accuracy against tokens/s with each
+    task's Pareto front."""
     require("explained", [e.row.label for e in explained][:1], bool(explained) and explained[0].row.knobs == BASE,
             "must start with the static AR r=32 row (the speedups' base)")
-    fig, axes = new_figure(1, 3, width=16.0, height=5.6)
+    fig, axes = new_figure(1, 4, width=21.0, height=5.6)
     base = explained[0].row
     rows = explained[1:]
     x = np.arange(len(TABLE1_TASKS))
@@ -109,19 +110,25 @@ def table1_figure(explained: Sequence[RowExplanation], hardware: str = TABLE1_HA
     axes[1].set_xscale("log")
     axes[1].set_xlabel(f"tokens/s on {hardware}")
     axes[1].legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3)
+    for k, e in enumerate(rows):
+        axes[2].bar(x - 0.4 + (k + 0.5) * width, np.array(e.row.accuracy) - np.array(base.accuracy), width=width,
+                    label=e.row.label, gid=f"delta:{e.row.label}")
+    axes[2].axhline(0, color="black", linewidth=0.8)
+    axes[2].set_xticks(x, TABLE1_TASKS)
+    axes[2].set_ylabel("accuracy - static AR r=32 accuracy (points)")
     for t, task in enumerate(TABLE1_TASKS):
         points = [(e.row.accuracy[t], e.row.tokens_per_s[t]) for e in explained]
         front = sorted((points[i] for i in pareto_front(points)), key=lambda p: p[1])
-        (line,) = axes[2].plot([p[1] for p in points], [p[0] for p in points], "o", markersize=4, label=task)
-        axes[2].plot([p[1] for p in front], [p[0] for p in front], "-", color=line.get_color(), gid=f"pareto:{task}")
+        (line,) = axes[3].plot([p[1] for p in points], [p[0] for p in points], "o", markersize=4, label=task)
+        axes[3].plot([p[1] for p in front], [p[0] for p in front], "-", color=line.get_color(), gid=f"pareto:{task}")
     titles = ("reported speedup (bars) and the cost model's (ticks)", "reported tokens/s beside the cost model",
-              "accuracy against tokens/s, Pareto front per task")
+              "reported accuracy change over static AR r=32", "accuracy against tokens/s, Pareto front per task")
     for ax, title in zip(axes, titles):
         ax.set_title(title, fontsize=9)
-    axes[2].set_xscale("log")
-    axes[2].set_xlabel("tokens/s (reported)")
-    axes[2].set_ylabel("accuracy (%)")
-    axes[2].legend(fontsize=7)
+    axes[3].set_xscale("log")
+    axes[3].set_xlabel("tokens/s (reported)")
+    axes[3].set_ylabel("accuracy (%)")
+    axes[3].legend(fontsize=7)
     prompt, new = workload()
     fig.suptitle(f"Table 1 (Huginn-0125, {hardware}); predictions for prompt {prompt}, {new} new tokens", fontsize=10)
     return fig
