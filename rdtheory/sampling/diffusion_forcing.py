@@ -19,6 +19,7 @@ from rdtheory.sampling.batch import (
     Generation,
     Prompts,
     PromptsLike,
+    check_common,
     check_depth,
     check_model,
     check_stop_tokens,
@@ -82,6 +83,8 @@ def generate_df(
     for name, value in (("inner", inner), ("depth", depth), ("max_wavefront", max_wavefront),
                         ("headway", headway), ("min_depth", min_depth), ("max_depth", max_depth)):
         check_depth(name, value)
+    if min_depth > max_depth:
+        raise ValueError(f"min_depth={min_depth} must be <= max_depth={max_depth}")
     if max_ticks is not None:
         check_depth("max_ticks", max_ticks)
     if not 0 <= ema < 1:
@@ -92,6 +95,7 @@ def generate_df(
         raise TypeError(f"exit={exit!r} must be an ExitRule (FixedDepth, LatentDiff, KLDiff, TokenStability)")
     if not isinstance(noise, NoiseSchedule):
         raise TypeError(f"noise={noise!r} must be a NoiseSchedule (Constant, Dampened, Linear)")
+    check_common(seed, sampling, kv)
     batch = prepare_prompts(model, prompts, max_new_tokens, row_ids)
     knobs = dict(inner=inner, depth=depth, exit=exit, cap=max_wavefront, headway=headway, ema=ema, noise=noise,
                  vp=variance_preserving, init_scale=init_scale, continuous=continuous_compute,
