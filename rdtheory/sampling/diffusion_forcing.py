@@ -76,6 +76,13 @@ def generate_df(
     first recurrence count at which the rule is consulted. max_ticks stops the run (finished "max_ticks").
     graphs: replay each tick as a CUDA graph (default: on CUDA devices); results are the same either way.
     workspace: reuse KV caches and graphs across calls (see `rdtheory.sampling.workspace`).
+
+    Randomness: every random number (initial states when init_scale > 0, the state noise, the Gumbel noise of
+    sampling when temperature > 0, the placeholder drafts of headway > 1) is a pure function of (seed, row id,
+    position, draw index), never of call order or of the other rows. A row's id is its index in the batch unless
+    `row_ids` gives one int >= 0 per prompt. So a batch row equals its prompt run alone only when both runs give
+    it the same id: row b of ``generate_df(model, prompts, n, ...)`` is
+    ``generate_df(model, [prompts[b]], n, ..., row_ids=[b])``. Equal ids in one batch give equal noise.
     """
     check_model(model)
     depth = model.config.mean_recurrence if depth is None else depth
