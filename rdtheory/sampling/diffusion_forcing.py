@@ -54,6 +54,7 @@ def generate_df(
     continuous_compute: bool = False,
     full_prefill: bool = True,
     max_ticks: int | None = None,
+    hold_stale_drafts: bool = True,
     min_depth: int = 1,
     max_depth: int | None = None,
     sampling: Sampling = GREEDY,
@@ -74,6 +75,12 @@ def generate_df(
     from their left neighbour's state instead of a fresh one. full_prefill: run the prompt at depth r in parallel
     (otherwise the prompt enters the wavefront). max_depth (default 2r) forces a position out; min_depth is the
     first recurrence count at which the rule is consulted. max_ticks stops the run (finished "max_ticks").
+    hold_stale_drafts: a position after the head leaves only if the draft it consumed this tick equals the token
+    its left neighbour commits, otherwise it is held for another tick on the committed token (even past
+    max_depth), so every committed token was decoded from a state that saw the committed tokens to its left.
+    False commits on the exit rule's verdict alone, as the paper's Algorithm 2 and the reference code do; with
+    the fixed rule the run is then exactly `rdtheory.theory.df_schedule` for any headway. The two agree whenever
+    no draft is stale at its exit, e.g. with headway 1 and the fixed rule.
     graphs: replay each tick as a CUDA graph (default: on CUDA devices); results are the same either way.
     workspace: reuse KV caches and graphs across calls (see `rdtheory.sampling.workspace`).
 
@@ -100,13 +107,16 @@ def generate_df(
         raise ValueError(f"init_scale={init_scale} must be >= 0")
     if not isinstance(exit, ExitRule):
         raise TypeError(f"exit={exit!r} must be an ExitRule (FixedDepth, LatentDiff, KLDiff, TokenStability)")
+    if not isinstance(hold_stale_drafts, bool):
+        raise TypeError(f"hold_stale_drafts={hold_stale_drafts!r} must be a bool")
     if not isinstance(noise, NoiseSchedule):
         raise TypeError(f"noise={noise!r} must be a NoiseSchedule (Constant, Dampened, Linear)")
     check_common(seed, sampling, kv)
     batch = prepare_prompts(model, prompts, max_new_tokens, row_ids)
     knobs = dict(inner=inner, depth=depth, exit=exit, cap=max_wavefront, headway=headway, ema=ema, noise=noise,
                  vp=variance_preserving, init_scale=init_scale, continuous=continuous_compute,
-                 full_prefill=full_prefill, max_ticks=max_ticks, min_depth=min_depth, max_depth=max_depth,
+                 full_prefill=full_prefill, max_ticks=max_ticks, hold_stale_drafts=hold_stale_drafts,
+                 min_depth=min_depth, max_depth=max_depth,
                  sampling=sampling, seed=seed, kv=kv, stops=check_stop_tokens(model, stop_tokens),
                  graphs=use_graphs(model, graphs))
     return _DFRun(model, batch, max_new_tokens, knobs, workspace).generate()
@@ -124,11 +134,13 @@ def tick_bound(prompt_len: int, n_new: int, inner: int, max_depth: int, full_pre
     return (prompt_len + n_new - 1) * per_position
 
 
-def deepest_count(inner: int, max_depth: int, cap: int) -> int:
+def deepest_count(inner: int, max_depth: int, cap: int, hold_stale_drafts: bool = True) -> int:
     """Most recurrences a position can accumulate: it is forced out once its count reaches max_depth (a whole
-    number of ticks), but while it is not the head, a draft that disagrees with the committed token holds it; the
-    head leaves every tick once forced, so it waits at most (its index in the wavefront) < cap more ticks."""
-    return inner * (math.ceil(max_depth / inner) + cap - 1)
+    number of ticks), and every position to its left entered earlier, so has been forced out by then too. Only
+    with `hold_stale_drafts` can a position that is not the head be held past that, by a draft that disagrees with
+    the committed token; the head leaves every tick once forced, so it waits at most (its index in the wavefront)
+    < cap more ticks."""
+    return inner * (math.ceil(max_depth / inner) + (cap - 1 if hold_stale_drafts else 0))
 
 
 class _DFRun:
@@ -151,7 +163,8 @@ class _DFRun:
         self.graphs: GraphCache | None = None
         self.stage = Stager(dev)
         if n_new > 0:
-            slots = max(knobs["depth"], deepest_count(knobs["inner"], knobs["max_depth"], knobs["cap"]))
+            slots = max(knobs["depth"], deepest_count(knobs["inner"], knobs["max_depth"], knobs["cap"],
+                                                      knobs["hold_stale_drafts"]))
             max_len = max(n + n_new - 1 for n in batch.lengths)
             if workspace is not None:
                 self.cache, self.graphs = workspace.get(knobs["kv"], b, max_len, slots, knobs["graphs"])

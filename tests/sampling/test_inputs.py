@@ -89,6 +89,7 @@ def test_exit_and_noise_must_be_objects():
     (lambda: Sampling(temperature=1.0, top_p="0.9"), "top_p='0.9' must be a number or None"),
     (lambda: FixedDepth(2, rightmost="yes"), "rightmost='yes' must be a bool"),
     (lambda: LatentDiff("0.1"), "eps='0.1' must be a number >= 0"),
+    (lambda: generate_df(MODEL, [[1]], 3, hold_stale_drafts=0), "hold_stale_drafts=0 must be a bool"),
 ])
 def test_settings_objects_reject_wrong_types(call, match):
     with pytest.raises(TypeError, match=match):
