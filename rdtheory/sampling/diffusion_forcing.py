@@ -19,12 +19,12 @@ from rdtheory.sampling.batch import (
     Generation,
     Prompts,
     PromptsLike,
+    cat_rows,
     check_common,
     check_depth,
     check_model,
     check_stop_tokens,
     prepare_prompts,
-    stack_rows,
 )
 from rdtheory.sampling.exits import ExitRule, LatentDiff
 from rdtheory.sampling.graphs import GraphCache, Stager, bucket_context, bucket_width, use_graphs
@@ -154,7 +154,7 @@ class _DFRun:
         self.trace = Trace(prompt_lengths=list(batch.lengths))
         self.trace.tick_bound = max(tick_bound(n, n_new, knobs["inner"], knobs["max_depth"], knobs["full_prefill"])
                                     for n in batch.lengths)
-        self.latents: list[list[Tensor]] = [[] for _ in range(b)]
+        self.latents: list[list[Tensor]] = [[] for _ in range(b)]  # per row, [n, h] blocks of committed latents
         self.top: list[list[Tensor]] = [[] for _ in range(b)]
         self.lengths = batch.lengths_t
         self.stops = torch.tensor(sorted(knobs["stops"]), dtype=torch.long, device=dev)
@@ -183,8 +183,8 @@ class _DFRun:
                         f.finished = "max_ticks"
                 break
             self._tick()
-        latents = stack_rows(self.latents, self.model.config.n_embd, self.model.dtype)
-        return Generation([f.committed for f in self.fronts], latents, stack_rows(self.top, RANKS, torch.long),
+        latents = cat_rows(self.latents, self.model.config.n_embd, self.model.dtype)
+        return Generation([f.committed for f in self.fronts], latents, cat_rows(self.top, RANKS, torch.long),
                           [f.finished for f in self.fronts], self.trace)
 
     def _start(self) -> None:
@@ -204,8 +204,8 @@ class _DFRun:
             for i, f in enumerate(self.fronts):
                 stopped = f.committed[0] in k["stops"]
                 f.done, f.finished = stopped or f.budget == 0, "stop" if stopped else "length"
-                self.latents[i].append(state[i, 0])
-                self.top[i].append(top[i])
+                self.latents[i].append(state[i, :1])
+                self.top[i].append(top[i: i + 1])
                 self.trace.ticks[-1].commits.append(Commit(i, f.prompt_len, f.committed[0]))
             self.carry = state
             width, first_tokens = 1, first
@@ -260,10 +260,11 @@ class _DFRun:
                 continue
             exits, stop, before, predicted = packed[b][0], bool(packed[b][1]), packed[b][2: 2 + w], packed[b][2 + w:]
             tick.blocks.append(Block(b, f.head, tuple(n + 1 for n in before[: f.width]), self.k["inner"]))
-            for p in range(max(f.head, f.prompt_len - 1), f.head + exits):
-                tick.commits.append(Commit(b, p + 1, predicted[p - f.head]))
-                self.latents[b].append(z[b, p - f.head].clone())
-                self.top[b].append(top[b, p - f.head].clone())
+            lo = max(f.head, f.prompt_len - 1) - f.head  # positions before P-1 leave without committing
+            if exits > lo:  # wavefront entries lo..exits-1 commit, one slice per row
+                tick.commits += [Commit(b, f.head + i + 1, predicted[i]) for i in range(lo, exits)]
+                self.latents[b].append(z[b, lo:exits].clone())
+                self.top[b].append(top[b, lo:exits].clone())
             f.commit(exits, stop, predicted)
         self.trace.ticks.append(tick)
 
