@@ -19,6 +19,7 @@ from rdtheory.sampling.batch import (
     Generation,
     Prompts,
     PromptsLike,
+    check_common,
     check_depth,
     check_model,
     check_stop_tokens,
@@ -50,7 +51,11 @@ def generate_ar(
     workspace: Workspace | None = None,
 ) -> Generation:
     """Static-depth AR: prefill at depth r, then each new token with exactly r recurrences (r defaults to the
-    config's mean_recurrence)."""
+    config's mean_recurrence).
+
+    seed and row_ids key the randomness (initial states and token sampling), see `generate_adaptive`: row b of a
+    batch equals its prompt run alone only when the single run is given the same noise key,
+    ``generate_ar(model, [prompts[b]], n, r, ..., row_ids=[b])``."""
     check_model(model)
     depth = model.config.mean_recurrence if depth is None else depth
     check_depth("depth", depth)
@@ -84,7 +89,14 @@ def generate_adaptive(
     """Adaptive-depth AR: each token recurs until `exit` fires at a check (steps k >= min_depth with
     k % check_every == 0) or max_depth is reached. The prompt is prefilled at prefill_depth (default max_depth).
     max_depth defaults to the config's mean_recurrence. graphs: replay fixed-depth token steps as CUDA graphs
-    (default: on CUDA devices). workspace: reuse KV caches and graphs across calls."""
+    (default: on CUDA devices). workspace: reuse KV caches and graphs across calls.
+
+    Randomness: every random number (a position's initial state when init_scale > 0, the Gumbel noise of
+    sampling when temperature > 0) is a pure function of (seed, row id, position), never of call order. A row's
+    id is its index in the batch unless `row_ids` gives one int >= 0 per prompt. So a batch row equals its prompt
+    run alone only when both runs give it the same id: row b of ``generate_adaptive(model, prompts, ...)`` is
+    ``generate_adaptive(model, [prompts[b]], ..., row_ids=[b])``; run alone without row_ids it gets id 0 and,
+    with random initial states or sampling, in general other tokens. Equal ids in one batch give equal noise."""
     check_model(model)
     max_depth = model.config.mean_recurrence if max_depth is None else max_depth
     prefill_depth = max_depth if prefill_depth is None else prefill_depth
@@ -97,6 +109,7 @@ def generate_adaptive(
         raise TypeError(f"exit={exit!r} must be an ExitRule (FixedDepth, LatentDiff, KLDiff, TokenStability)")
     if not init_scale >= 0:
         raise ValueError(f"init_scale={init_scale} must be >= 0")
+    check_common(seed, sampling, kv)
     batch = prepare_prompts(model, prompts, max_new_tokens, row_ids)
     stops = check_stop_tokens(model, stop_tokens)
     run = _ARRun(model, batch, max_new_tokens, exit, max_depth, min_depth, check_every, sampling, stops, seed,

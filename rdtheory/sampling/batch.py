@@ -5,12 +5,15 @@ input raises an error that names the argument, its value and the rule.
 """
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from rdtheory.model.cache import KVPolicy
 from rdtheory.model.recurrent import SUPPORTED_DTYPES, RecurrentDepthLM
+from rdtheory.sampling.tokens import Sampling
 from rdtheory.sampling.trace import Trace
 
 PromptsLike = Tensor | Sequence[Sequence[int]]
@@ -19,6 +22,11 @@ PromptsLike = Tensor | Sequence[Sequence[int]]
 def stack_rows(rows: list[list[Tensor]], width: int, dtype: torch.dtype) -> list[Tensor]:
     """Per-row lists of [width] tensors -> per-row [n, width] tensors on the CPU."""
     return [torch.stack(r).cpu() if r else torch.zeros(0, width, dtype=dtype) for r in rows]
+
+
+def cat_rows(rows: list[list[Tensor]], width: int, dtype: torch.dtype) -> list[Tensor]:
+    """Per-row lists of [n_i, width] tensors -> per-row [sum n_i, width] tensors on the CPU."""
+    return [torch.cat(r).cpu() if r else torch.zeros(0, width, dtype=dtype) for r in rows]
 
 
 @dataclass
@@ -58,9 +66,26 @@ def check_model(model: RecurrentDepthLM) -> None:
         raise TypeError(f"model dtype={model.dtype} is not supported; use one of {SUPPORTED_DTYPES}")
 
 
+def is_int(value: object) -> bool:
+    """An int that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_depth(name: str, value: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"{name}={value!r} must be an int >= 1")
+
+
+def check_common(seed: int, sampling: Sampling, kv: KVPolicy) -> None:
+    """The knobs every sampler shares: the noise seed, the token-sampling settings and the KV-sharing policy."""
+    if not is_int(seed):
+        raise TypeError(f"seed={seed!r} must be an int in [0, 2**64)")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed={seed!r} must be an int in [0, 2**64)")
+    if not isinstance(sampling, Sampling):
+        raise TypeError(f"sampling={sampling!r} must be a Sampling (e.g. Sampling(temperature=0.7, top_p=0.9))")
+    if not isinstance(kv, KVPolicy):
+        raise TypeError(f"kv={kv!r} must be a KVPolicy (ShareLast() or PerStep())")
 
 
 def prepare_prompts(
@@ -68,7 +93,7 @@ def prepare_prompts(
 ) -> Prompts:
     """Validate prompts (a [B, P] integer tensor or a list of token lists) against the model and the budget."""
     check_model(model)
-    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
+    if not is_int(max_new_tokens) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens={max_new_tokens!r} must be an int >= 0")
     device, vocab, block = model.device, model.config.vocab_size, model.config.block_size
     if isinstance(prompts, Tensor):
@@ -80,10 +105,17 @@ def prepare_prompts(
             raise ValueError(f"prompts device={prompts.device} must be the model's device={device}")
         rows = [list(map(int, r)) for r in prompts.tolist()]
     else:
+        if isinstance(prompts, (str, bytes)) or not isinstance(prompts, Sequence):
+            raise TypeError(f"prompts={_short(prompts)} must be a list of token-id lists or a 2-D integer tensor")
+        for b, r in enumerate(prompts):
+            if isinstance(r, (str, bytes)) or not isinstance(r, Sequence):
+                raise TypeError(f"prompts={_short(prompts)} must be a list of token-id lists or a 2-D integer "
+                                f"tensor, but prompts[{b}]={_short(r)} has type {type(r).__name__} (one prompt "
+                                f"goes in as [prompt])")
         rows = [list(r) for r in prompts]
         for b, r in enumerate(rows):
             for t in r:
-                if not isinstance(t, int) or isinstance(t, bool):
+                if not is_int(t):
                     raise TypeError(f"prompts[{b}] holds {t!r} of type {type(t).__name__}; token ids must be ints")
     if not rows:
         raise ValueError("prompts is empty; pass at least one prompt")
@@ -99,7 +131,7 @@ def prepare_prompts(
     if row_ids is None:
         row_ids = range(len(rows))
     row_ids = list(row_ids)
-    if len(row_ids) != len(rows) or any(not isinstance(r, int) or r < 0 for r in row_ids):
+    if len(row_ids) != len(rows) or any(not is_int(r) or r < 0 for r in row_ids):
         raise ValueError(f"row_ids={row_ids!r} must hold one int >= 0 per prompt ({len(rows)})")
     width = max(map(len, rows))
     ids = torch.zeros(len(rows), width, dtype=torch.long)
@@ -111,9 +143,17 @@ def prepare_prompts(
 
 def check_stop_tokens(model: RecurrentDepthLM, stop_tokens: Sequence[int] | None) -> frozenset[int]:
     """None means the model's eos ids; pass () for none."""
+    if stop_tokens is not None and (isinstance(stop_tokens, (str, bytes))
+                                    or not isinstance(stop_tokens, (Sequence, AbstractSet))):
+        raise TypeError(f"stop_tokens={stop_tokens!r} must be a sequence of token ids (e.g. [2]), () or None")
     stops = model.config.eos_token_ids if stop_tokens is None else tuple(stop_tokens)
     vocab = model.config.vocab_size
     for t in stops:
-        if not isinstance(t, int) or not 0 <= t < vocab:
-            raise ValueError(f"stop_tokens holds {t!r}; stop tokens must be ids in [0, {vocab})")
+        if not is_int(t) or not 0 <= t < vocab:
+            raise ValueError(f"stop_tokens holds {t!r}; stop tokens must be int ids in [0, {vocab})")
     return frozenset(stops)
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

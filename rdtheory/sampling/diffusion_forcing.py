@@ -19,11 +19,12 @@ from rdtheory.sampling.batch import (
     Generation,
     Prompts,
     PromptsLike,
+    cat_rows,
+    check_common,
     check_depth,
     check_model,
     check_stop_tokens,
     prepare_prompts,
-    stack_rows,
 )
 from rdtheory.sampling.exits import ExitRule, LatentDiff
 from rdtheory.sampling.graphs import GraphCache, Stager, bucket_context, bucket_width, use_graphs
@@ -53,6 +54,7 @@ def generate_df(
     continuous_compute: bool = False,
     full_prefill: bool = True,
     max_ticks: int | None = None,
+    hold_stale_drafts: bool = True,
     min_depth: int = 1,
     max_depth: int | None = None,
     sampling: Sampling = GREEDY,
@@ -73,8 +75,21 @@ def generate_df(
     from their left neighbour's state instead of a fresh one. full_prefill: run the prompt at depth r in parallel
     (otherwise the prompt enters the wavefront). max_depth (default 2r) forces a position out; min_depth is the
     first recurrence count at which the rule is consulted. max_ticks stops the run (finished "max_ticks").
+    hold_stale_drafts: a position after the head leaves only if the draft it consumed this tick equals the token
+    its left neighbour commits, otherwise it is held for another tick on the committed token (even past
+    max_depth), so every committed token was decoded from a state that saw the committed tokens to its left.
+    False commits on the exit rule's verdict alone, as the paper's Algorithm 2 and the reference code do; with
+    the fixed rule the run is then exactly `rdtheory.theory.df_schedule` for any headway. The two agree whenever
+    no draft is stale at its exit, e.g. with headway 1 and the fixed rule.
     graphs: replay each tick as a CUDA graph (default: on CUDA devices); results are the same either way.
     workspace: reuse KV caches and graphs across calls (see `rdtheory.sampling.workspace`).
+
+    Randomness: every random number (initial states when init_scale > 0, the state noise, the Gumbel noise of
+    sampling when temperature > 0, the placeholder drafts of headway > 1) is a pure function of (seed, row id,
+    position, draw index), never of call order or of the other rows. A row's id is its index in the batch unless
+    `row_ids` gives one int >= 0 per prompt. So a batch row equals its prompt run alone only when both runs give
+    it the same id: row b of ``generate_df(model, prompts, n, ...)`` is
+    ``generate_df(model, [prompts[b]], n, ..., row_ids=[b])``. Equal ids in one batch give equal noise.
     """
     check_model(model)
     depth = model.config.mean_recurrence if depth is None else depth
@@ -82,6 +97,8 @@ def generate_df(
     for name, value in (("inner", inner), ("depth", depth), ("max_wavefront", max_wavefront),
                         ("headway", headway), ("min_depth", min_depth), ("max_depth", max_depth)):
         check_depth(name, value)
+    if min_depth > max_depth:
+        raise ValueError(f"min_depth={min_depth} must be <= max_depth={max_depth}")
     if max_ticks is not None:
         check_depth("max_ticks", max_ticks)
     if not 0 <= ema < 1:
@@ -90,12 +107,16 @@ def generate_df(
         raise ValueError(f"init_scale={init_scale} must be >= 0")
     if not isinstance(exit, ExitRule):
         raise TypeError(f"exit={exit!r} must be an ExitRule (FixedDepth, LatentDiff, KLDiff, TokenStability)")
+    if not isinstance(hold_stale_drafts, bool):
+        raise TypeError(f"hold_stale_drafts={hold_stale_drafts!r} must be a bool")
     if not isinstance(noise, NoiseSchedule):
         raise TypeError(f"noise={noise!r} must be a NoiseSchedule (Constant, Dampened, Linear)")
+    check_common(seed, sampling, kv)
     batch = prepare_prompts(model, prompts, max_new_tokens, row_ids)
     knobs = dict(inner=inner, depth=depth, exit=exit, cap=max_wavefront, headway=headway, ema=ema, noise=noise,
                  vp=variance_preserving, init_scale=init_scale, continuous=continuous_compute,
-                 full_prefill=full_prefill, max_ticks=max_ticks, min_depth=min_depth, max_depth=max_depth,
+                 full_prefill=full_prefill, max_ticks=max_ticks, hold_stale_drafts=hold_stale_drafts,
+                 min_depth=min_depth, max_depth=max_depth,
                  sampling=sampling, seed=seed, kv=kv, stops=check_stop_tokens(model, stop_tokens),
                  graphs=use_graphs(model, graphs))
     return _DFRun(model, batch, max_new_tokens, knobs, workspace).generate()
@@ -113,11 +134,13 @@ def tick_bound(prompt_len: int, n_new: int, inner: int, max_depth: int, full_pre
     return (prompt_len + n_new - 1) * per_position
 
 
-def deepest_count(inner: int, max_depth: int, cap: int) -> int:
+def deepest_count(inner: int, max_depth: int, cap: int, hold_stale_drafts: bool = True) -> int:
     """Most recurrences a position can accumulate: it is forced out once its count reaches max_depth (a whole
-    number of ticks), but while it is not the head, a draft that disagrees with the committed token holds it; the
-    head leaves every tick once forced, so it waits at most (its index in the wavefront) < cap more ticks."""
-    return inner * (math.ceil(max_depth / inner) + cap - 1)
+    number of ticks), and every position to its left entered earlier, so has been forced out by then too. Only
+    with `hold_stale_drafts` can a position that is not the head be held past that, by a draft that disagrees with
+    the committed token; the head leaves every tick once forced, so it waits at most (its index in the wavefront)
+    < cap more ticks."""
+    return inner * (math.ceil(max_depth / inner) + (cap - 1 if hold_stale_drafts else 0))
 
 
 class _DFRun:
@@ -131,7 +154,7 @@ class _DFRun:
         self.trace = Trace(prompt_lengths=list(batch.lengths))
         self.trace.tick_bound = max(tick_bound(n, n_new, knobs["inner"], knobs["max_depth"], knobs["full_prefill"])
                                     for n in batch.lengths)
-        self.latents: list[list[Tensor]] = [[] for _ in range(b)]
+        self.latents: list[list[Tensor]] = [[] for _ in range(b)]  # per row, [n, h] blocks of committed latents
         self.top: list[list[Tensor]] = [[] for _ in range(b)]
         self.lengths = batch.lengths_t
         self.stops = torch.tensor(sorted(knobs["stops"]), dtype=torch.long, device=dev)
@@ -140,7 +163,8 @@ class _DFRun:
         self.graphs: GraphCache | None = None
         self.stage = Stager(dev)
         if n_new > 0:
-            slots = max(knobs["depth"], deepest_count(knobs["inner"], knobs["max_depth"], knobs["cap"]))
+            slots = max(knobs["depth"], deepest_count(knobs["inner"], knobs["max_depth"], knobs["cap"],
+                                                      knobs["hold_stale_drafts"]))
             max_len = max(n + n_new - 1 for n in batch.lengths)
             if workspace is not None:
                 self.cache, self.graphs = workspace.get(knobs["kv"], b, max_len, slots, knobs["graphs"])
@@ -159,8 +183,8 @@ class _DFRun:
                         f.finished = "max_ticks"
                 break
             self._tick()
-        latents = stack_rows(self.latents, self.model.config.n_embd, self.model.dtype)
-        return Generation([f.committed for f in self.fronts], latents, stack_rows(self.top, RANKS, torch.long),
+        latents = cat_rows(self.latents, self.model.config.n_embd, self.model.dtype)
+        return Generation([f.committed for f in self.fronts], latents, cat_rows(self.top, RANKS, torch.long),
                           [f.finished for f in self.fronts], self.trace)
 
     def _start(self) -> None:
@@ -180,8 +204,8 @@ class _DFRun:
             for i, f in enumerate(self.fronts):
                 stopped = f.committed[0] in k["stops"]
                 f.done, f.finished = stopped or f.budget == 0, "stop" if stopped else "length"
-                self.latents[i].append(state[i, 0])
-                self.top[i].append(top[i])
+                self.latents[i].append(state[i, :1])
+                self.top[i].append(top[i: i + 1])
                 self.trace.ticks[-1].commits.append(Commit(i, f.prompt_len, f.committed[0]))
             self.carry = state
             width, first_tokens = 1, first
@@ -236,10 +260,11 @@ class _DFRun:
                 continue
             exits, stop, before, predicted = packed[b][0], bool(packed[b][1]), packed[b][2: 2 + w], packed[b][2 + w:]
             tick.blocks.append(Block(b, f.head, tuple(n + 1 for n in before[: f.width]), self.k["inner"]))
-            for p in range(max(f.head, f.prompt_len - 1), f.head + exits):
-                tick.commits.append(Commit(b, p + 1, predicted[p - f.head]))
-                self.latents[b].append(z[b, p - f.head].clone())
-                self.top[b].append(top[b, p - f.head].clone())
+            lo = max(f.head, f.prompt_len - 1) - f.head  # positions before P-1 leave without committing
+            if exits > lo:  # wavefront entries lo..exits-1 commit, one slice per row
+                tick.commits += [Commit(b, f.head + i + 1, predicted[i]) for i in range(lo, exits)]
+                self.latents[b].append(z[b, lo:exits].clone())
+                self.top[b].append(top[b, lo:exits].clone())
             f.commit(exits, stop, predicted)
         self.trace.ticks.append(tick)
 

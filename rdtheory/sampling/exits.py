@@ -17,6 +17,23 @@ from torch import Tensor
 Memory = tuple[Tensor, ...]
 
 
+def _check_int(name: str, value: object, low: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name}={value!r} must be an int >= {low}")
+
+
+def _check_eps(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"eps={value!r} must be a number >= 0")
+    if not value >= 0:
+        raise ValueError(f"eps={value!r} must be >= 0")
+
+
+def _check_rightmost(value: object) -> None:
+    if not isinstance(value, bool):
+        raise TypeError(f"rightmost={value!r} must be a bool")
+
+
 @dataclass(frozen=True)
 class ExitRule:
     """Base of all exit rules. `rightmost`: commit everything up to the rightmost converged position (Huginn's
@@ -42,8 +59,8 @@ class FixedDepth(ExitRule):
     rightmost: bool = False
 
     def __post_init__(self) -> None:
-        if self.depth < 1:
-            raise ValueError(f"depth={self.depth} must be >= 1")
+        _check_int("depth", self.depth, 1)
+        _check_rightmost(self.rightmost)
 
     def check(self, memory: Memory, state: Tensor, logits: Tensor | None, tokens: Tensor | None,
               depth: Tensor) -> tuple[Tensor, Memory]:
@@ -59,8 +76,8 @@ class LatentDiff(ExitRule):
     rightmost: bool = False
 
     def __post_init__(self) -> None:
-        if not self.eps >= 0:
-            raise ValueError(f"eps={self.eps} must be >= 0")
+        _check_eps(self.eps)
+        _check_rightmost(self.rightmost)
 
     def start(self, state: Tensor, vocab_size: int) -> Memory:
         return (state,)
@@ -87,8 +104,8 @@ class KLDiff(ExitRule):
     needs_logits = True
 
     def __post_init__(self) -> None:
-        if not self.eps >= 0:
-            raise ValueError(f"eps={self.eps} must be >= 0")
+        _check_eps(self.eps)
+        _check_rightmost(self.rightmost)
 
     def start(self, state: Tensor, vocab_size: int) -> Memory:
         uniform = torch.full((*state.shape[:-1], vocab_size), -math.log(vocab_size),
@@ -115,8 +132,8 @@ class TokenStability(ExitRule):
     needs_logits = True
 
     def __post_init__(self) -> None:
-        if self.k < 0:
-            raise ValueError(f"k={self.k} must be >= 0")
+        _check_int("k", self.k, 0)
+        _check_rightmost(self.rightmost)
 
     def start(self, state: Tensor, vocab_size: int) -> Memory:
         shape = state.shape[:-1]

@@ -31,6 +31,13 @@ class Sampling:
     min_p: float | None = None
 
     def __post_init__(self) -> None:
+        for name in ("temperature", "top_p", "min_p"):
+            value = getattr(self, name)
+            if (value is not None or name == "temperature") and (isinstance(value, bool)
+                                                                 or not isinstance(value, (int, float))):
+                raise TypeError(f"{name}={value!r} must be a number" + ("" if name == "temperature" else " or None"))
+        if self.top_k is not None and (not isinstance(self.top_k, int) or isinstance(self.top_k, bool)):
+            raise TypeError(f"top_k={self.top_k!r} must be an int >= 1 or None")
         if not self.temperature >= 0:
             raise ValueError(f"temperature={self.temperature} must be >= 0 (0 is greedy)")
         if self.top_k is not None and self.top_k < 1:

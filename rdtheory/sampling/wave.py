@@ -53,7 +53,7 @@ def tick(model: RecurrentDepthLM, cache: KVCache, k: dict, x: dict, kv_len: int,
     converged = (verdict & (counts >= k["min_depth"])) | (counts >= k["max_depth"])
     draft = pos >= x["lengths"][:, None]
     exits, stop = exit_prefix(converged, valid, x["inputs"], predicted, draft, pos + 1 >= x["lengths"][:, None],
-                              x["budget"], x["stops"], rule.rightmost)
+                              x["budget"], x["stops"], rule.rightmost, k["hold_stale_drafts"])
     packed = torch.cat([exits[:, None], stop[:, None].long(), x["counts"], predicted], dim=-1)
     return dict(packed=packed, z=z, e=e, memory=memory, counts=counts, draws=draws, predicted=predicted,
                 exits=exits, pos=pos, top=top_ranks(logits))

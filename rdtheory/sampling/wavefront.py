@@ -8,8 +8,11 @@ plans what enters next. The integer semantics are those that `rdtheory.theory.df
 
 Rules (each fixes a fault of the reference implementation):
 * exits happen before appending, so a cap of 1 admits a new position as soon as the head leaves (no stall);
-* a position after the head exits only if the draft it consumed this tick equals the token its left neighbour
-  now commits, so committed tokens and the cached keys always agree;
+* with `hold_stale_drafts` (the default), a position after the head exits only if the draft it consumed this tick
+  equals the token its left neighbour now commits, so committed tokens and the cached keys always agree; such a
+  position is held (it runs another tick on the committed token) even when it has converged or reached max_depth.
+  Without it, positions leave on the rule's verdict alone, as in the paper's Algorithm 2 and the reference code:
+  a committed token may then have been decoded from a state that saw a different token to its left;
 * never more than the requested tokens are committed, and a stop token ends the row at once;
 * a position is forced out at max_depth, so every position leaves within ceil(max_depth / inner) ticks of
   becoming the head.
@@ -23,12 +26,13 @@ from torch import Tensor
 
 def exit_prefix(
     converged: Tensor, valid: Tensor, inputs: Tensor, predicted: Tensor, draft: Tensor, commits: Tensor,
-    budget: Tensor, stops: Tensor, rightmost: bool,
+    budget: Tensor, stops: Tensor, rightmost: bool, hold_stale_drafts: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """How many positions leave each row's wavefront, and whether a stop token was committed. All [B, W]:
     converged (the rule's verdict, already forced at max_depth), valid, inputs (tokens consumed this tick),
     predicted (tokens decoded this tick; entry i predicts position head+i+1), draft (the input is a draft),
-    commits (leaving commits a token); budget [B]: tokens still wanted; stops [S]: stop ids.
+    commits (leaving commits a token); budget [B]: tokens still wanted; stops [S]: stop ids; hold_stale_drafts:
+    stop before the first position whose consumed draft differs from the token committed to its left.
     Returns exits [B] (long) and stop [B] (bool)."""
     b, w = converged.shape
     idx = torch.arange(w, device=converged.device)
@@ -37,10 +41,10 @@ def exit_prefix(
         n = torch.where(conv, idx + 1, 0).amax(dim=-1)
     else:
         n = conv.long().cumprod(dim=-1).sum(dim=-1)
-    # A draft consumed this tick must equal the token its left neighbour commits.
-    left = torch.cat([predicted[:, :1], predicted[:, :-1]], dim=-1)
-    stale = draft & (idx > 0) & (inputs != left)
-    n = torch.minimum(n, _first(stale, w))
+    if hold_stale_drafts:  # a draft consumed this tick must equal the token its left neighbour commits
+        left = torch.cat([predicted[:, :1], predicted[:, :-1]], dim=-1)
+        stale = draft & (idx > 0) & (inputs != left)
+        n = torch.minimum(n, _first(stale, w))
     # Never commit more than the budget: stop before the (budget+1)-th committing position.
     n = torch.minimum(n, _first(commits.long().cumsum(dim=-1) > budget[:, None], w))
     hit = commits & torch.isin(predicted, stops) & (idx < n[:, None])

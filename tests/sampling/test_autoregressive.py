@@ -7,9 +7,18 @@ from hypothesis import strategies as st
 from rdtheory import TINY, PerStep, ShareLast
 from rdtheory.sampling.autoregressive import generate_adaptive, generate_ar
 from rdtheory.sampling.exits import KLDiff, LatentDiff, TokenStability
+from rdtheory.sampling.tokens import Sampling
 from rdtheory.testing.models import random_model
 from rdtheory.testing.oracle import oracle_generate
-from rdtheory.testing.strategies import depth_sensitive_models, kv_policies, prompt_batches
+from rdtheory.testing.strategies import depth_sensitive_models, kv_policies, prompt_batches, prompts
+
+
+@st.composite
+def ragged_batches(draw: st.DrawFn, vocab_size: int) -> list[list[int]]:
+    """2-3 prompts, at least two of them of different lengths."""
+    lengths = draw(st.lists(st.integers(1, 6), min_size=2, max_size=3).filter(lambda n: len(set(n)) >= 2))
+    return [draw(prompts(vocab_size, n, n)) for n in lengths]
+
 
 exit_rules = st.one_of(st.floats(0.05, 1.0).map(LatentDiff), st.floats(1e-3, 0.5).map(KLDiff),
                        st.integers(0, 2).map(TokenStability))
@@ -62,27 +71,79 @@ def test_adaptive_ar_equals_the_oracle_row_by_row():
     assert sum(exits_varied) >= 0.3 * len(exits_varied), f"exits fired early in {sum(exits_varied)} rows"
 
 
-@settings(max_examples=15)
-@given(model=depth_sensitive_models(), kv=kv_policies(), depth=st.integers(1, 5), data=st.data())
-def test_adaptive_with_zero_threshold_is_static(model, kv, depth, data):
-    batch = data.draw(prompt_batches(model.config.vocab_size))
-    static = generate_ar(model, batch, 4, depth, init_scale=1.0, kv=kv, seed=5)
-    adaptive = generate_adaptive(model, batch, 4, LatentDiff(0.0), max_depth=depth, init_scale=1.0, kv=kv, seed=5)
-    assert adaptive.tokens == static.tokens
-    for a, s in zip(adaptive.latents, static.latents):
-        assert torch.equal(a, s)
+def test_adaptive_with_zero_threshold_is_static():
+    """LatentDiff(0) never fires, so every token runs to max_depth: the run is static AR at that depth. Not vacuous:
+    one recurrence fewer changes the tokens in a good share of examples, so an early exit would show."""
+    depth_mattered = []
+
+    @settings(max_examples=15)
+    @given(model=depth_sensitive_models(), kv=kv_policies(), depth=st.integers(2, 5), data=st.data())
+    def check(model, kv, depth, data):
+        batch = data.draw(prompt_batches(model.config.vocab_size))
+        static = generate_ar(model, batch, 4, depth, init_scale=1.0, kv=kv, seed=5)
+        adaptive = generate_adaptive(model, batch, 4, LatentDiff(0.0), max_depth=depth, init_scale=1.0, kv=kv,
+                                     seed=5)
+        assert adaptive.tokens == static.tokens
+        for b, (a, s) in enumerate(zip(adaptive.latents, static.latents)):
+            assert torch.equal(a, s)
+            assert set(adaptive.trace.recurrences(b).values()) == {depth}
+        shallower = generate_ar(model, batch, 4, depth - 1, init_scale=1.0, kv=kv, seed=5)
+        depth_mattered.append(shallower.tokens != static.tokens)
+
+    check()
+    assert sum(depth_mattered) >= 0.5 * len(depth_mattered), \
+        f"one recurrence fewer changed the tokens in only {sum(depth_mattered)} of {len(depth_mattered)} examples"
 
 
-@settings(max_examples=15)
-@given(model=depth_sensitive_models(), kv=kv_policies(), continuous=st.booleans(), data=st.data())
-def test_batch_rows_equal_single_runs(model, kv, continuous, data):
-    batch = data.draw(prompt_batches(model.config.vocab_size, max_batch=3))
-    got = generate_ar(model, batch, 5, 3, init_scale=1.0, kv=kv, seed=9, continuous_compute=continuous)
-    for b, prompt in enumerate(batch):
-        alone = generate_ar(model, [prompt], 5, 3, init_scale=1.0, kv=kv, seed=9, row_ids=[b],
-                            continuous_compute=continuous)
-        assert alone.tokens[0] == got.tokens[b]
-        torch.testing.assert_close(alone.latents[0], got.latents[b], rtol=1e-9, atol=1e-9)
+def test_batch_rows_equal_single_runs():
+    ragged = []
+
+    @settings(max_examples=15)
+    @given(model=depth_sensitive_models(), kv=kv_policies(), continuous=st.booleans(), data=st.data())
+    def check(model, kv, continuous, data):
+        vocab = model.config.vocab_size
+        batch = data.draw(st.one_of(prompt_batches(vocab, max_batch=3), ragged_batches(vocab)))
+        got = generate_ar(model, batch, 5, 3, init_scale=1.0, kv=kv, seed=9, continuous_compute=continuous)
+        for b, prompt in enumerate(batch):
+            alone = generate_ar(model, [prompt], 5, 3, init_scale=1.0, kv=kv, seed=9, row_ids=[b],
+                                continuous_compute=continuous)
+            assert alone.tokens[0] == got.tokens[b]
+            torch.testing.assert_close(alone.latents[0], got.latents[b], rtol=1e-9, atol=1e-9)
+        ragged.append(len({len(p) for p in batch}) >= 2)
+
+    check()
+    assert sum(ragged) >= 0.5 * len(ragged), f"{sum(ragged)} of {len(ragged)} batches had rows of different lengths"
+
+
+def test_sampled_batch_rows_equal_single_runs_given_their_row_ids():
+    """Sampling noise is keyed by (seed, row id, position): with row_ids=[b] a prompt run alone reproduces batch row
+    b at temperature 1; run alone under its default id 0 it draws other noise, in a good share of examples other
+    tokens (so the row id is what makes them equal)."""
+    keyed = []
+    sampling = Sampling(temperature=1.0)
+
+    @settings(max_examples=15)
+    @given(model=depth_sensitive_models(), kv=kv_policies(), adaptive=st.booleans(), seed=st.integers(0, 2**40),
+           data=st.data())
+    def check(model, kv, adaptive, seed, data):
+        batch = data.draw(prompt_batches(model.config.vocab_size, max_batch=3))
+
+        def run(prompts, row_ids=None):
+            common = dict(sampling=sampling, init_scale=0.0, kv=kv, seed=seed, stop_tokens=(), row_ids=row_ids)
+            if adaptive:
+                return generate_adaptive(model, prompts, 5, LatentDiff(0.3), max_depth=4, **common)
+            return generate_ar(model, prompts, 5, 3, **common)
+
+        got = run(batch)
+        for b, prompt in enumerate(batch):
+            alone = run([prompt], row_ids=[b])
+            assert alone.tokens[0] == got.tokens[b]
+            torch.testing.assert_close(alone.latents[0], got.latents[b], rtol=1e-9, atol=1e-9)
+            if b > 0:
+                keyed.append(run([prompt]).tokens[0] != got.tokens[b])
+
+    check()
+    assert sum(keyed) >= 0.5 * len(keyed), f"the row id changed the sampled tokens in {sum(keyed)} of {len(keyed)} rows"
 
 
 def test_continuous_compute_equals_the_oracle():
@@ -95,20 +156,31 @@ def test_continuous_compute_equals_the_oracle():
 
 
 def test_exit_depth_is_monotone_in_the_threshold():
-    varied = 0
-    for seed in range(10):
-        model = random_model(TINY, seed)
-        prompt = [[seed % 7, 3, 5]]
-        for family, values in ((LatentDiff, [0.0, 0.05, 0.2, 0.5, 1.0]), (KLDiff, [0.0, 1e-3, 1e-2, 0.1, 1.0]),
-                               (TokenStability, [4, 3, 2, 1, 0])):
-            # Token 2 is the first adaptive one; its context (prefill plus token 1) is the same for every threshold.
-            depths = []
-            for v in values:
-                run = generate_adaptive(model, prompt, 2, family(v), max_depth=10, init_scale=0.0)
-                depths.append(run.trace.recurrences(0)[3])
-            assert depths == sorted(depths, reverse=True), (family, depths)
-            varied += len(set(depths)) > 1
-    assert varied >= 15, f"the threshold changed the exit depth in only {varied} of 30 sweeps"
+    """A looser threshold never exits later. The first adaptive token (position P, decoding token 2) has the same
+    context (prefill plus token 1) for every threshold, so its exit depths are comparable."""
+    varied = []
+    families = st.one_of(
+        st.lists(st.floats(0.0, 1.0), min_size=3, max_size=3).map(lambda v: (LatentDiff, sorted(v))),
+        st.lists(st.floats(0.0, 0.5), min_size=3, max_size=3).map(lambda v: (KLDiff, sorted(v))),
+        st.lists(st.integers(0, 5), min_size=3, max_size=3).map(lambda v: (TokenStability, sorted(v, reverse=True))),
+    )
+
+    @settings(max_examples=30)
+    @given(model=depth_sensitive_models(), sweep=families, kv=kv_policies(), check_every=st.integers(1, 2),
+           init_scale=st.sampled_from([0.0, 1.0]), data=st.data())
+    def check(model, sweep, kv, check_every, init_scale, data):
+        prompt = data.draw(prompts(model.config.vocab_size))
+        family, values = sweep  # from the strictest threshold to the loosest
+        depths = []
+        for v in values:
+            run = generate_adaptive(model, [prompt], 2, family(v), max_depth=10, check_every=check_every,
+                                    init_scale=init_scale, kv=kv, stop_tokens=())
+            depths.append(run.trace.recurrences(0)[len(prompt)])
+        assert depths == sorted(depths, reverse=True), (family, values, depths)
+        varied.append(len(set(depths)) > 1)
+
+    check()
+    assert sum(varied) >= 0.4 * len(varied), f"the threshold changed the exit depth in only {sum(varied)} sweeps"
 
 
 def test_stop_tokens_end_a_row_and_include_the_stop():

@@ -8,7 +8,8 @@ import torch
 from rdtheory import TINY
 from rdtheory.sampling.autoregressive import generate_adaptive, generate_ar
 from rdtheory.sampling.diffusion_forcing import generate_df
-from rdtheory.sampling.exits import KLDiff, LatentDiff
+from rdtheory.sampling.exits import FixedDepth, KLDiff, LatentDiff, TokenStability
+from rdtheory.sampling.tokens import Sampling
 from rdtheory.testing.models import random_model
 
 MODEL = random_model(TINY, 0, dtype=torch.float32)
@@ -28,6 +29,16 @@ MODEL = random_model(TINY, 0, dtype=torch.float32)
     (lambda g: g(object(), [[1]], 3), TypeError, "must be a RecurrentDepthLM"),
     (lambda g: g(MODEL, [[1]], 3, stop_tokens=[99]), ValueError, "stop_tokens holds 99"),
     (lambda g: g(MODEL, [[1], [2]], 3, row_ids=[0]), ValueError, "row_ids"),
+    (lambda g: g(MODEL, [1, 2, 3], 3), TypeError,
+     r"prompts=\[1, 2, 3\] must be a list of token-id lists or a 2-D integer tensor, but prompts\[0\]=1 has type int"),
+    (lambda g: g(MODEL, "abc", 3), TypeError, "prompts='abc' must be a list of token-id lists"),
+    (lambda g: g(MODEL, [[1]], 3, seed=1.5), TypeError, r"seed=1.5 must be an int in \[0, 2\*\*64\)"),
+    (lambda g: g(MODEL, [[1]], 3, seed=-1), ValueError, r"seed=-1 must be an int in \[0, 2\*\*64\)"),
+    (lambda g: g(MODEL, [[1]], 3, kv="share-last"), TypeError, r"kv='share-last' must be a KVPolicy \(ShareLast\(\)"),
+    (lambda g: g(MODEL, [[1]], 3, sampling={"temperature": 1.0}), TypeError,
+     r"sampling=\{'temperature': 1.0\} must be a Sampling"),
+    (lambda g: g(MODEL, [[1]], 3, stop_tokens=5), TypeError, "stop_tokens=5 must be a sequence of token ids"),
+    (lambda g: g(MODEL, [[1]], 3, stop_tokens=[True]), ValueError, "stop_tokens holds True; stop tokens must be int"),
 ])
 @pytest.mark.parametrize("sampler", [generate_ar, generate_df], ids=["ar", "df"])
 def test_bad_prompts_and_budgets(sampler, call, error, match):
@@ -53,6 +64,12 @@ def test_prompts_on_another_device():
     (lambda: generate_df(MODEL, [[1]], 3, headway=0), "headway=0"),
     (lambda: generate_df(MODEL, [[1]], 3, ema=1.0), r"ema=1.0 must lie in \[0, 1\)"),
     (lambda: generate_df(MODEL, [[1]], 3, max_ticks=0), "max_ticks=0"),
+    (lambda: generate_df(MODEL, [[1]], 3, min_depth=10, max_depth=2), "min_depth=10 must be <= max_depth=2"),
+    (lambda: generate_df(MODEL, [[1]], 3, depth=2, min_depth=5), "min_depth=5 must be <= max_depth=4"),
+    (lambda: TokenStability(1.5), "k=1.5 must be an int >= 0"),
+    (lambda: TokenStability(-1), "k=-1 must be an int >= 0"),
+    (lambda: FixedDepth(2.0), "depth=2.0 must be an int >= 1"),
+    (lambda: Sampling(temperature=1.0, top_k=0), "top_k=0 must be >= 1"),
 ])
 def test_bad_knobs(call, match):
     with pytest.raises(ValueError, match=match):
@@ -64,3 +81,16 @@ def test_exit_and_noise_must_be_objects():
         generate_adaptive(MODEL, [[1]], 3, "latent-diff")  # type: ignore[arg-type]  # deliberately wrong
     with pytest.raises(TypeError, match="must be a NoiseSchedule"):
         generate_df(MODEL, [[1]], 3, noise=0.5)  # type: ignore[arg-type]  # deliberately wrong
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: Sampling(temperature=1.0, top_k=2.5), r"top_k=2.5 must be an int >= 1 or None"),
+    (lambda: Sampling(temperature="1"), "temperature='1' must be a number"),
+    (lambda: Sampling(temperature=1.0, top_p="0.9"), "top_p='0.9' must be a number or None"),
+    (lambda: FixedDepth(2, rightmost="yes"), "rightmost='yes' must be a bool"),
+    (lambda: LatentDiff("0.1"), "eps='0.1' must be a number >= 0"),
+    (lambda: generate_df(MODEL, [[1]], 3, hold_stale_drafts=0), "hold_stale_drafts=0 must be a bool"),
+])
+def test_settings_objects_reject_wrong_types(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
