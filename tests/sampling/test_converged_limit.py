@@ -48,7 +48,7 @@ def test_df_commits_within_the_bound_of_the_fixed_point():
     seen = dict(examples=0, depth_mattered=0, margin_certified=0, wide=0, bounded=0, noisy=0, noisy_bounded=0,
                 noise_cut=0, raised=0)
 
-    @settings(max_examples=10)
+    @settings(max_examples=16)
     @given(model=contractive_models(), inner=st.integers(1, 3), cap=st.sampled_from([1, 2, 8]),
            headway=st.sampled_from([1, 2]), init_scale=st.sampled_from([0.0, 1.0]),
            noise=noise_schedules(kinds=(None, Linear), linear_depths=st.integers(4, 30)), data=st.data())
@@ -90,7 +90,7 @@ def test_with_an_ema_the_errors_vanish_as_eps_shrinks_but_no_rate_is_claimed():
     """The checked side for eta > 0: the check asserts no bound (bounded == 0); the test asserts convergence."""
     seen = dict(examples=0, ema_acted=0)
 
-    @settings(max_examples=6)
+    @settings(max_examples=8)
     @given(model=contractive_models(), inner=st.integers(1, 3), cap=st.sampled_from([2, 8]),
            ema=st.sampled_from([0.3, 0.6]), noise=noise_schedules(kinds=(None, Linear)), data=st.data())
     def check(model, inner, cap, ema, noise, data):
