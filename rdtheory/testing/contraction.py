@@ -1,13 +1,18 @@
-"""Measured Lipschitz constants of a tiny model's core step and decoder, for the converged-limit tests.
+"""Measured Lipschitz constants of a tiny model's core step and decoder, for the converged-limit check.
 
 For position i with every other position's state held fixed, one core step is a map z_i -> F_i(z_i, c), where c
 are the states of the positions before i (their keys and values are computed from them). `step_constants`
 measures, at given states of a whole sequence, the spectral norm of dF_i/dz_i (the contraction constant lambda)
 and the sum over j < i of the spectral norms of dF_i/dz_j (a Lipschitz constant in the conditioning, for the max
-over positions of the state errors), by autograd on float64 models. The same is done for the logits. These are
-local constants at the states supplied; tests take the maximum over the states a run visits.
+over positions of the state errors), by autograd on float64 models. The same is done for the logits.
+
+These are local constants at the states supplied, estimates of the global constants that the theorem's (A1) and
+(A2) assume, not certificates. `max_constants` takes their maximum, position by position, over several sets of
+states; `rdtheory.testing.convergence` measures at the fixed point and at the states every run commits (the ends
+of the positions' last ticks, the only ticks the theorem's proof follows) and uses that maximum in the bound.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -50,8 +55,9 @@ def step_constants(model: RecurrentDepthLM, ids: Tensor, states: Tensor) -> Cons
     def logits(flat: Tensor) -> Tensor:
         return model.decode(flat.reshape(1, s_len, -1), chunk)[0]
 
-    jc = torch.autograd.functional.jacobian(core, states.reshape(-1)).reshape(s_len, -1, s_len, states.shape[1])
-    jd = torch.autograd.functional.jacobian(logits, states.reshape(-1)).reshape(s_len, -1, s_len, states.shape[1])
+    flat = states.reshape(-1)
+    jc = torch.autograd.functional.jacobian(core, flat, vectorize=True).reshape(s_len, -1, s_len, states.shape[1])
+    jd = torch.autograd.functional.jacobian(logits, flat, vectorize=True).reshape(s_len, -1, s_len, states.shape[1])
     lam, cond, dec_self, dec_cond = [], [], [], []
     for i in range(s_len):
         lam.append(_spectral(jc[i, :, i]))
@@ -59,3 +65,17 @@ def step_constants(model: RecurrentDepthLM, ids: Tensor, states: Tensor) -> Cons
         dec_self.append(_inf_norm(jd[i, :, i]))
         dec_cond.append(sum(_inf_norm(jd[i, :, j]) for j in range(i)))
     return Constants(lam, cond, dec_self, dec_cond)
+
+
+def max_constants(constants: Iterable[Constants]) -> Constants:
+    """Position by position, the largest of each constant over several measurements of the same sequence (at
+    different states); a measurement of a shorter sequence counts for its positions."""
+    measured = list(constants)
+    if not measured:
+        raise ValueError("max_constants needs at least one measurement")
+    n = max(len(c.lam) for c in measured)
+
+    def most(name: str) -> list[float]:
+        return [max(getattr(c, name)[i] for c in measured if i < len(c.lam)) for i in range(n)]
+
+    return Constants(most("lam"), most("cond"), most("dec_self"), most("dec_cond"))

@@ -1,8 +1,11 @@
 """Equivalence checks between samplers: exact in float64, a stated tolerance rule in low precision.
 
 Point them at your own sampler: any callable `sampler(model, prompts, max_new_tokens) -> Generation` (or one that
-returns plain token lists) can be compared with the plain AR oracle or with another sampler. `ar_limit` states
-exactly when the diffusion-forcing sampler must reproduce AR token for token.
+returns plain token lists) can be compared with the plain AR oracle or with another sampler. The paper's exact
+reductions: (a) `check_against_oracle` with a DF sampler at r' = r, FixedDepth(r); (b)
+`check_wavefront_one_limit`, DF with a wavefront of one against adaptive AR; (c) `ar_limit` states exactly when
+the diffusion-forcing sampler must reproduce AR token for token. The converged limit is in
+`rdtheory.testing.convergence`.
 """
 
 from collections.abc import Callable, Sequence
@@ -74,17 +77,23 @@ class ARLimit:
 
 def ar_limit(inner: int, depth: int, exit: ExitRule, max_wavefront: int, headway: int, noise: NoiseSchedule,
              init_scale: float, df_continuous: bool, ar_continuous: bool, full_prefill: bool = True,
-             min_depth: int = 1, max_depth: int | None = None) -> ARLimit:
+             min_depth: int = 1, max_depth: int | None = None, *, kv: KVPolicy | None = None,
+             prompt_len: int | None = None) -> ARLimit:
     """When does DF with r' = inner reproduce static AR at depth r (greedy or keyed sampling, same seed)?
 
     Each position must run exactly r recurrences in one tick, from the same initial state, and commit at once:
     r' = r and a rule that is certain to fire after that tick (FixedDepth(d) with d, min_depth <= r, or any rule
-    with max_depth <= r); one position per tick, so the wavefront cap is 1 or headway is 1; the full prefill at
-    depth r. The sampling settings and seed are the same on both sides (token noise is keyed by position).
-    Then the EMA cannot act (no position sees a second tick), and the noise mixed at the start of a position's
-    only tick acts on its initial state: it is a no-op iff beta = 0 at count 0, or the state and the noise are
-    both zero (init_scale = 0 and no continuous compute, whose initial state is the left neighbour's).
-    Continuous compute must be the same on both sides. Nothing else matters.
+    with max_depth <= r); one position per tick, so the wavefront cap is 1 or headway is 1. The prompt must be
+    prefilled as AR prefills it, all positions r steps together: a full prefill at depth r does, and so does the
+    wavefront when the whole prompt enters in its first tick (max_wavefront >= the longest prompt, `prompt_len`);
+    a prompt entering in chunks gives the same keys only with PerStep keys (`kv`: a later chunk reads each step's
+    keys) and without continuous compute (a later chunk would start from its left neighbour's state). The
+    sampling settings and seed are the same on both sides (token noise is keyed by position). Then the EMA cannot
+    act (no position sees a second tick), and the noise mixed at the start of a position's only tick acts on its
+    initial state: it is a no-op iff beta = 0 at count 0, or the state and the noise are both zero (init_scale = 0
+    and no continuous compute, whose initial state is the left neighbour's). Continuous compute must be the same
+    on both sides. Nothing else matters. Without a full prefill, pass `kv` and `prompt_len` (else the verdict is
+    that the limit is not certain).
     """
     if inner != depth:
         return ARLimit(False, f"inner={inner} != depth={depth}: a position spans several ticks")
@@ -95,13 +104,52 @@ def ar_limit(inner: int, depth: int, exit: ExitRule, max_wavefront: int, headway
     if max_wavefront > 1 and headway > 1:
         return ARLimit(False, f"headway={headway} with max_wavefront={max_wavefront} runs placeholders")
     if not full_prefill:
-        return ARLimit(False, "without full prefill the prompt runs through the wavefront")
+        if prompt_len is None or kv is None:
+            return ARLimit(False, "without full prefill the prompt runs through the wavefront: whether it is "
+                                  "prefilled as AR does depends on kv and prompt_len, which were not given")
+        if max_wavefront < prompt_len and (df_continuous or not kv.per_step):
+            why = "continuous compute starts a later chunk from its left neighbour" if df_continuous else \
+                "ShareLast keys of an earlier chunk are its last step's, not each step's"
+            return ARLimit(False, f"without full prefill a prompt of {prompt_len} tokens enters a wavefront capped "
+                                  f"at {max_wavefront} in chunks, and {why}")
     if noise.beta(0) > 0 and (init_scale > 0 or df_continuous):
         return ARLimit(False, f"noise beta(0)={noise.beta(0)} acts on a non-zero initial state (init_scale="
                               f"{init_scale}, continuous compute {df_continuous})")
     if df_continuous != ar_continuous:
         return ARLimit(False, "continuous compute differs between the two samplers")
     return ARLimit(True, "one position per tick, r recurrences, committed at once; EMA and noise cannot act")
+
+
+DFFn = Callable[..., Generation]
+AdaptiveFn = Callable[..., Generation]
+
+
+def check_wavefront_one_limit(df: DFFn, adaptive: AdaptiveFn, model: RecurrentDepthLM, prompts: list[list[int]],
+                              max_new_tokens: int, *, exit: ExitRule, inner: int, depth: int, max_depth: int,
+                              min_depth: int = 1, rtol: float = 1e-10) -> tuple[Generation, Generation]:
+    """Reduction (b): diffusion forcing with a wavefront of one position and any exit rule (the paper's
+    LatentDiff(eps) among them), r' = `inner` recurrences per tick, equals adaptive AR with the same rule checked
+    every `inner` steps, token for token and latent for latent (to `rtol`), row by row.
+
+    `df` is called as df(model, prompts, max_new_tokens, inner=, depth=, exit=, max_wavefront=1, min_depth=,
+    max_depth=) and `adaptive` as adaptive(model, prompts, max_new_tokens, exit, check_every=inner,
+    prefill_depth=depth, min_depth=, max_depth=); fix every other knob with functools.partial, the same on both
+    sides (seed, init_scale, kv, continuous compute, sampling, stop tokens). The DF side may use any EMA (its one
+    position's input token never changes) but no state noise. When both results carry a `trace`, each position's
+    recurrences must agree too. Returns (df result, adaptive result)."""
+    common = dict(min_depth=min_depth, max_depth=max_depth)
+    got = df(model, prompts, max_new_tokens, inner=inner, depth=depth, exit=exit, max_wavefront=1, **common)
+    want = adaptive(model, prompts, max_new_tokens, exit, check_every=inner, prefill_depth=depth, **common)
+    what = f"DF(max_wavefront=1, inner={inner}, {exit!r}) vs adaptive AR (check_every={inner})"
+    assert_same_tokens(got.tokens, want.tokens, what)
+    assert_same_latents(got.latents, want.latents, rtol, what)
+    got_trace, want_trace = getattr(got, "trace", None), getattr(want, "trace", None)
+    if got_trace is not None and want_trace is not None:
+        for row in range(len(prompts)):
+            if got_trace.recurrences(row) != want_trace.recurrences(row):
+                raise AssertionError(f"{what} row {row}: recurrences per position {got_trace.recurrences(row)} vs "
+                                     f"{want_trace.recurrences(row)}")
+    return got, want
 
 
 @dataclass(frozen=True)
