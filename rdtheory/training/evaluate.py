@@ -124,7 +124,7 @@ def evaluate(model: RecurrentDepthLM, n_examples: int = 256, sweep_examples: int
         "task": {"size": SIZE, "walls": list(WALLS), "min_reachable": MIN_REACHABLE},
         "held_out": {"seed": HELD_OUT_SEED, "examples": n_examples, "sweep_examples": sweep_examples},
         "depth_curve": curve,
-        "saturation_depth": saturation_depth(curve),
+        "saturation_depth": saturation_depth(curve, n_examples),
         "latent_convergence": latent_convergence(model, examples[:64]),
         "paper_claim": {
             "ar_r32": {"accuracy": ar32["accuracy"], "core_passes_mean": ar32["core_passes_mean"]},
@@ -146,13 +146,18 @@ def _environment() -> dict[str, str]:
             "threads": str(torch.get_num_threads()), "python": platform.python_version(), "commit": commit}
 
 
-def saturation_depth(curve: list[dict]) -> int:
-    """The smallest depth whose accuracy is within half a point of the best on the curve."""
+def saturation_depth(curve: list[dict], examples: int) -> int:
+    """The smallest depth whose accuracy is within one standard error of the best on the curve: the binomial
+    sqrt(p (1 - p) / n) at the best accuracy p over n examples, at least one example's worth (1 / n)."""
+    if examples < 1:
+        raise ValueError(f"examples={examples} must be >= 1")
     best = max(row["accuracy"] for row in curve)
-    return next(row["depth"] for row in curve if row["accuracy"] >= best - 0.005)
+    margin = max((best * (1 - best) / examples) ** 0.5, 1 / examples)
+    return next(row["depth"] for row in curve if row["accuracy"] >= best - margin)
 
 
-def model_card(result: dict[str, Any], training: dict[str, Any] | None) -> str:
+def model_card(result: dict[str, Any], training: dict[str, Any] | None,
+               reproduction: dict[str, Any] | None = None) -> str:
     curve = result["depth_curve"]
     claim = result["paper_claim"]
     lat = result["latent_convergence"]
@@ -192,8 +197,16 @@ def model_card(result: dict[str, Any], training: dict[str, Any] | None) -> str:
         stopped = training.get("stopped_at")
         steps = (f"{stopped} of its {training['steps']} steps (the run had a time limit, which stopped it there with "
                  "the learning rate at its floor; --stop-at repeats that)" if stopped else f"{training['steps']} steps")
+        kernels = " with deterministic kernels" if training.get("deterministic") else ""
         lines += [f"Trained on {training.get('device_name', training.get('device'))} for {steps} in "
-                  f"{training['seconds']:.0f} s with torch {training['torch']} (log in `training.json`).", ""]
+                  f"{training['seconds']:.0f} s with torch {training['torch']}{kernels} (log in `training.json`).", ""]
+    if reproduction:
+        same = reproduction["identical_weights"] and len(set(reproduction["sha256_model_safetensors"])) == 1
+        lines += [f"Reproduced: {reproduction['runs']} runs of that command ({reproduction['how']}; "
+                  f"{reproduction['device']}, torch {reproduction['torch']}, commit {reproduction['commit']}) gave "
+                  + ("byte-identical weights, sha256 " + reproduction["sha256_model_safetensors"][0][:16] + "..., "
+                     "the weights shipped here" if same else "different weights")
+                  + " (`reproduction.json`). Other GPUs or library versions may round differently.", ""]
     lines += [
         "## Evaluation",
         "",
@@ -233,8 +246,12 @@ def model_card(result: dict[str, Any], training: dict[str, Any] | None) -> str:
         "to 14 x 14 grids, one or two core layers; `rdtheory/training/grid_variants.json`) all answered 44% or more "
         f"of their grids at r = 1 and 69% or more at r = 2. This model has {m['prelude_layers']} prelude and "
         f"{m['coda_layers']} coda layers and {m['core_layers']} core layer(s) per recurrence, so r recurrences are "
-        f"{m['prelude_layers'] + m['coda_layers']} + {m['core_layers']} r layers: the curve above "
-        f"starts at {curve[0]['accuracy']:.0%} and reaches its best accuracy at r = {saturation_depth(curve)}.",
+        + (f"{m['core_layers']} r layers" if m['prelude_layers'] + m['coda_layers'] == 0 else
+           f"{m['prelude_layers'] + m['coda_layers']} + {m['core_layers']} r layers")
+        + f": the curve above starts at {curve[0]['accuracy']:.1%} at r = 1, is at {curve[1]['accuracy']:.1%} at "
+        f"r = {curve[1]['depth']}, and is within one standard error of its best "
+        f"({max(row['accuracy'] for row in curve):.1%}) from r = "
+        f"{saturation_depth(curve, result['held_out']['examples'])} on.",
         "",
     ]
     return "\n".join(lines)
@@ -261,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "evaluation.json").write_text(json.dumps(result, indent=1) + "\n")
     training_log = resolve(args.model) / "training.json"
     training = json.loads(training_log.read_text()) if training_log.exists() else None
-    (args.out / "MODEL_CARD.md").write_text(model_card(result, training))
+    reproduced = resolve(args.model) / "reproduction.json"
+    reproduction = json.loads(reproduced.read_text()) if reproduced.exists() else None
+    (args.out / "MODEL_CARD.md").write_text(model_card(result, training, reproduction))
     print(json.dumps(result["paper_claim"], indent=1))
     return 0
 
