@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from rdtheory.model.recurrent import RecurrentDepthLM
-from rdtheory.training.recipe import teacher_forced_accuracy
+from rdtheory.training.recipe import lr_factor, teacher_forced_accuracy
 from rdtheory.training.task import EOS, HELD_OUT_SEED, MIN_REACHABLE, SIZE, WALLS, Example, dataset, decode, encode
 
 DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
@@ -187,26 +187,32 @@ def model_card(result: dict[str, Any], training: dict[str, Any] | None,
         "Huginn's recipe (`rdtheory.training.recipe`): per batch a depth from the Poisson-lognormal sampler (mean 16),",
         "no-gradient recurrences then a backpropagated window of 4, random initial state; loss on the answer and end",
         "tokens. AdamW (lr 2e-3, betas 0.9/0.95, weight decay 0.1 on matrices), 5% warm-up, cosine to a tenth,",
-        "clipping at 1, batch 256, seed 0, the task's and the recipe's defaults:",
+        f"clipping at 1, batch 256, seed {training.get('seed', 0) if training else 0}, the task's and the recipe's "
+        "defaults:",
         "",
         "    python -m rdtheory.training.train --out DIR --device cuda"
+        + (f" --seed {training['seed']}" if training and training.get("seed") else "")
         + (f" --stop-at {training['stopped_at']}" if training and training.get("stopped_at") else ""),
         "",
     ]
     if training:
         stopped = training.get("stopped_at")
-        steps = (f"{stopped} of its {training['steps']} steps (the run had a time limit, which stopped it there with "
-                 "the learning rate at its floor; --stop-at repeats that)" if stopped else f"{training['steps']} steps")
+        steps = (f"{stopped} of its {training['steps']} steps (a time limit stopped the run there, with the learning "
+                 f"rate at {lr_factor(stopped, training['steps']):.0%} of its peak; --stop-at repeats that)"
+                 if stopped else f"{training['steps']} steps")
         kernels = " with deterministic kernels" if training.get("deterministic") else ""
         lines += [f"Trained on {training.get('device_name', training.get('device'))} for {steps} in "
                   f"{training['seconds']:.0f} s with torch {training['torch']}{kernels} (log in `training.json`).", ""]
     if reproduction:
-        same = reproduction["identical_weights"] and len(set(reproduction["sha256_model_safetensors"])) == 1
-        lines += [f"Reproduced: {reproduction['runs']} runs of that command ({reproduction['how']}; "
-                  f"{reproduction['device']}, torch {reproduction['torch']}, commit {reproduction['commit']}) gave "
-                  + ("byte-identical weights, sha256 " + reproduction["sha256_model_safetensors"][0][:16] + "..., "
-                     "the weights shipped here" if same else "different weights")
-                  + " (`reproduction.json`). Other GPUs or library versions may round differently.", ""]
+        check = reproduction["determinism_check"]
+        same = check["identical_weights"] and len(set(check["sha256_model_safetensors"])) == 1
+        lines += [f"Repeatable: training runs with deterministic kernels; {check['runs']} runs of `{check['command']}` "
+                  f"at once on one GPU ({check['device']}, torch {check['torch']}) gave "
+                  + ("byte-identical weights and logs" if same else "different weights")
+                  + ". Other GPUs or library versions may round differently.", "",
+                  "Runs trained for this card (`reproduction.json`; " + reproduction["selection"] + "):", "",
+                  *[f"- seed {c['seed']}, stopped at step {c['stopped_at']}: latents {c['latents'].split(':')[0]}"
+                    + (" (shipped)" if c["shipped"] else "") for c in reproduction["candidates"]], ""]
     lines += [
         "## Evaluation",
         "",

@@ -39,6 +39,13 @@ that one recurrence is one layer and the depth a grid needs is counted in recurr
 assert len(VOCAB) <= LOOPED_TINY.vocab_size, "the task vocabulary must fit the model's"
 
 
+def lr_factor(step: int, steps: int) -> float:
+    """The training schedule's learning rate at `step` as a fraction of its peak: linear warm-up over the first
+    twentieth of the steps, then cosine decay to a tenth."""
+    warmup = max(1, steps // 20)
+    return min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(step / steps, 1))))
+
+
 def sample_depth(rng: random.Random, mean: float, window: int, sigma: float = 0.5) -> tuple[int, int]:
     """(steps without gradient, steps with gradient) from the Poisson-lognormal sampler."""
     tau = rng.lognormvariate(math.log(mean) - sigma**2 / 2, sigma)

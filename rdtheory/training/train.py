@@ -9,7 +9,6 @@ vocabulary (tokenizer.json) and the training log (training.json) to DIR.
 
 import argparse
 import json
-import math
 import os
 import random
 import time
@@ -28,6 +27,7 @@ from rdtheory.training.recipe import (
     answer_token_accuracy,
     batch_tensors,
     loss_at_depth,
+    lr_factor,
     sample_depth,
     teacher_forced_accuracy,
 )
@@ -72,9 +72,7 @@ def _train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float,
     rest = [p for p in model.parameters() if p.dim() <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],
                             lr=lr, betas=(0.9, 0.95))
-    warmup = max(1, steps // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1)))))
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps))
     rng = random.Random(seed)
     held_out = dataset(HELD_OUT_SEED, eval_examples, **task)
     longest = max(len(encode(ex.text)) for ex in held_out)
