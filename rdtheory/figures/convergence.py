@@ -2,8 +2,9 @@
 commits the autoregressive fixed point, within `rdtheory.theory.committed_error_bound`; and where it breaks.
 
 The reference is AR at a depth where every position has converged (`REFERENCE_DEPTH`), its tokens and the states
-of every position run. The bound's constants (contraction lam, conditioning Lipschitz L) are measured at those
-states by `rdtheory.testing.contraction.step_constants`; B is the largest state norm of both runs. A position is
+of every position run. The bound's constants (contraction lam, conditioning Lipschitz L) are measured by
+`rdtheory.testing.contraction.step_constants` at those states and at the states each diffusion-forcing run
+committed, and the largest is used (`max_constants`); B is the largest state norm of both runs. A position is
 compared only while the DF tokens before it equal the reference's (assumption A5). Outside the theorem: a noise
 schedule that does not vanish leaves an error floor, and a model whose recurrence does not settle has no fixed
 point to converge to. Everything in float64 on the CPU (the same setting as tests/sampling/test_converged_limit).
@@ -23,7 +24,7 @@ from rdtheory.sampling.autoregressive import generate_ar
 from rdtheory.sampling.diffusion_forcing import generate_df
 from rdtheory.sampling.exits import LatentDiff
 from rdtheory.sampling.schedules import NO_NOISE, Constant, NoiseSchedule
-from rdtheory.testing.contraction import step_constants
+from rdtheory.testing.contraction import max_constants, step_constants
 from rdtheory.testing.models import random_model
 from rdtheory.theory import committed_error_bound
 from rdtheory.theory._checks import require, require_int
@@ -114,18 +115,33 @@ def converged_limit(ref: Reference, epsilons: Sequence[float] = EPSILONS, label:
                     cap: int = 8, init_scale: float = 1.0, noise: NoiseSchedule = NO_NOISE,
                     max_depth: int = 100_000) -> ConvergedLimit:
     """DF (LatentDiff(eps), r' = inner, no EMA, prefill at the reference depth) against the reference for every
-    eps; the bound is evaluated where the measured lam < 1."""
+    eps; the bound is evaluated where the measured lam < 1, with lam and L the largest over the reference's states
+    and every run's committed states (the sweep's `lam` and `cond` report those)."""
     require("epsilons", tuple(epsilons), bool(epsilons), "must hold at least one threshold")
     for eps in epsilons:
         require("eps", eps, eps > 0, "must be > 0")
     require_int("inner", inner, 1)
     require_int("cap", cap, 1)
-    bounded = ref.lam is not None and ref.lam < 1
+    runs = [(eps, generate_df(ref.model, [list(ref.prompt)], len(ref.tokens), inner=inner, depth=ref.depth,
+                              exit=LatentDiff(eps), max_wavefront=cap, ema=0.0, noise=noise, init_scale=init_scale,
+                              max_depth=max_depth, kv=ShareLast(), stop_tokens=(), seed=4)) for eps in epsilons]
+    lam, cond = ref.lam, ref.cond
+    if lam is not None:
+        ids = torch.tensor([*ref.prompt, *ref.tokens[:-1]])
+        measured = [step_constants(ref.model, ids, ref.states)]
+        for _, df in runs:
+            states, n = ref.states.clone(), 0
+            for i in range(len(ref.tokens) - 1):  # the committed states whose inputs agree with the reference
+                if tuple(df.tokens[0][: i + 1]) != ref.tokens[: i + 1]:
+                    break
+                states[len(ref.prompt) + i], n = df.latents[0][i + 1], n + 1
+            if n:
+                measured.append(step_constants(ref.model, ids, states))
+        most = max_constants(measured)
+        lam, cond = max(most.lam), max(most.cond)
+    bounded = lam is not None and lam < 1
     points = []
-    for eps in epsilons:
-        df = generate_df(ref.model, [list(ref.prompt)], len(ref.tokens), inner=inner, depth=ref.depth,
-                         exit=LatentDiff(eps), max_wavefront=cap, ema=0.0, noise=noise, init_scale=init_scale,
-                         max_depth=max_depth, kv=ShareLast(), stop_tokens=(), seed=4)
+    for eps, df in runs:
         state_bound = max(df.latents[0].norm(dim=-1).max().item(), ref.states.norm(dim=-1).max().item())
         errors, bounds = [], []
         for i in range(len(ref.tokens) - 1):  # wave position P + i commits new token i + 1
@@ -133,10 +149,10 @@ def converged_limit(ref: Reference, epsilons: Sequence[float] = EPSILONS, label:
                 break
             errors.append((df.latents[0][i + 1] - ref.states[len(ref.prompt) + i]).norm().item())
             if bounded:
-                bounds.append(committed_error_bound(ref.lam, eps, state_bound, ref.cond, i, inner))
+                bounds.append(committed_error_bound(lam, eps, state_bound, cond, i, inner))
         points.append(ConvergencePoint(eps, tuple(errors), tuple(bounds) if bounded else None,
                                        tuple(df.tokens[0]) == ref.tokens, df.trace.n_ticks))
-    return ConvergedLimit(label, ref.settled, ref.lam, ref.cond, tuple(points))
+    return ConvergedLimit(label, ref.settled, lam, cond, tuple(points))
 
 
 def convergence_sweeps(full: bool = False) -> dict[str, list[ConvergedLimit]]:
