@@ -252,7 +252,8 @@ def model_card(result: dict[str, Any], training: dict[str, Any] | None,
         "to 14 x 14 grids, one or two core layers; `rdtheory/training/grid_variants.json`) all answered 44% or more "
         f"of their grids at r = 1 and 69% or more at r = 2. This model has {m['prelude_layers']} prelude and "
         f"{m['coda_layers']} coda layers and {m['core_layers']} core layer(s) per recurrence, so r recurrences are "
-        + (f"{m['core_layers']} r layers" if m['prelude_layers'] + m['coda_layers'] == 0 else
+        + ("r layers" if m['core_layers'] == 1 else f"{m['core_layers']} r layers"
+           if m['prelude_layers'] + m['coda_layers'] == 0 else
            f"{m['prelude_layers'] + m['coda_layers']} + {m['core_layers']} r layers")
         + f": the curve above starts at {curve[0]['accuracy']:.1%} at r = 1, is at {curve[1]['accuracy']:.1%} at "
         f"r = {curve[1]['depth']}, and is within one standard error of its best "

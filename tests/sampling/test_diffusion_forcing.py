@@ -149,6 +149,7 @@ def test_reduction_c_inside_the_line_eta_and_beta_do_not_matter():
             rule, min_depth, max_depth = FixedDepth(min(rule.depth, depth), rule.rightmost), min(min_depth, depth), None
         else:
             max_depth = data.draw(st.integers(1, depth))
+            min_depth = min(min_depth, max_depth)  # generate_df refuses min_depth > max_depth
         limit = ar_limit(depth, depth, rule, cap, headway, noise, init_scale, continuous, continuous, full_prefill,
                          min_depth, max_depth, kv=kv, prompt_len=longest)
         assert limit.holds, limit.reason
