@@ -100,7 +100,9 @@ def _converged_check(run: Any, case: str, shallow_differs: bool) -> Check:
                 f"(bound {max(last.bounds or [0]):.1e})"
                 f"; tokens = fixed-point tokens for eps <= 1e-3: {all(p.tokens_equal for p in tight)}"
                 + (f" (differ at eps={', '.join(f'{e:g}' for e in loose)})" if loose else "")
-                + f"; AR at r=1 gives other tokens: {shallow_differs}") if bounded else "lam not measured below 1"
+                + ("; AR at r=1 gives other tokens, so the token check is informative" if shallow_differs else
+                   "; AR at r=1 already gives these tokens, so only the latent bound is informative here")
+                ) if bounded else "lam not measured below 1"
     return Check("converged limit", "DF LatentDiff(eps) -> AR fixed point", case, compared, ok)
 
 
