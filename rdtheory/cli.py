@@ -185,8 +185,17 @@ def _plan(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from rdtheory.costs.calibration import write_calibration
     from rdtheory.costs.fitting import calibrate
+    from rdtheory.costs.hardware import UnknownHardware
 
-    cal = calibrate(args.stages, args.generation, hardware=args.hardware, validation_paths=args.validation)
+    try:
+        cal = calibrate(args.stages, args.generation, hardware=args.hardware, validation_paths=args.validation)
+    except UnknownHardware as error:
+        print(f"rdtheory calibrate: error: --hardware={error.name!r} is unknown; known: {', '.join(error.known)}",
+              file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as error:
+        print(f"rdtheory calibrate: error: {error}", file=sys.stderr)
+        return 2
     write_calibration(cal, args.out)
     held, e2e = cal.residuals["held_out"]["all"], cal.residuals["end_to_end"]
     print(f"held-out calls: median |error| {held['median_abs']:.1%}, max {held['max_abs']:.1%} (n={held['n']})")

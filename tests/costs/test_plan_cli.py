@@ -159,3 +159,18 @@ def test_cli_plan_errors_are_clear(argv, message, capsys):
 def test_cli_demo_still_runs(capsys):
     assert main(["demo", "--tokens", "2", "--depth", "2", "--inner", "1"]) == 0
     assert "AR, r=2" in capsys.readouterr().out
+
+
+def test_cli_calibrate_unknown_hardware_or_missing_file_is_a_clear_error(tmp_path, capsys):
+    from importlib import resources
+
+    data = resources.files("rdtheory.costs") / "data"
+    stages, generation = str(data / "h100_stage_latency_compiled.json"), str(data / "h100_generation_compiled.json")
+    assert main(["calibrate", "--stages", stages, "--generation", generation, "--hardware", "nope",
+                 "--out", str(tmp_path / "c.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--hardware='nope' is unknown; known:" in err and "H100 SXM" in err
+    assert main(["calibrate", "--stages", str(tmp_path / "missing.json"), "--generation", generation,
+                 "--out", str(tmp_path / "c.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+    assert not (tmp_path / "c.json").exists()
