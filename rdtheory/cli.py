@@ -166,13 +166,8 @@ def _plan(args: argparse.Namespace) -> int:
                         f"{c.prediction.tokens_per_s:8.1f} tokens/s ({rate_range(c.prediction)})  "
                         + ("reaches surely" if c.surely else "reaches" if c.reaches else "misses"))
                     print(f"  {c.hardware.name:16s} {verdict}")
-    except UnknownHardware as error:
-        print(f"rdtheory plan: error: --hardware={error.name!r} is unknown; known: {', '.join(error.known)}",
-              file=sys.stderr)
-        return 2
-    except (ValueError, TypeError) as error:
-        print(f"rdtheory plan: error: {error}", file=sys.stderr)
-        return 2
+    except (UnknownHardware, ValueError, TypeError) as error:
+        return _usage_error("plan", error)
     if args.json:
         print(json.dumps(report, indent=2))
     if args.target is not None and not any(t["reaches"] for t in report["target"]):
@@ -182,6 +177,16 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usage_error(command: str, error: Exception) -> int:
+    """One line on stderr (an unknown accelerator lists the known records); exit status 2."""
+    from rdtheory.costs.hardware import UnknownHardware
+
+    message = (f"--hardware={error.name!r} is unknown; known: {', '.join(error.known)}"
+               if isinstance(error, UnknownHardware) else str(error))
+    print(f"rdtheory {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from rdtheory.costs.calibration import write_calibration
     from rdtheory.costs.fitting import calibrate
@@ -189,13 +194,8 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     try:
         cal = calibrate(args.stages, args.generation, hardware=args.hardware, validation_paths=args.validation)
-    except UnknownHardware as error:
-        print(f"rdtheory calibrate: error: --hardware={error.name!r} is unknown; known: {', '.join(error.known)}",
-              file=sys.stderr)
-        return 2
-    except (OSError, ValueError) as error:
-        print(f"rdtheory calibrate: error: {error}", file=sys.stderr)
-        return 2
+    except (UnknownHardware, OSError, ValueError) as error:
+        return _usage_error("calibrate", error)
     write_calibration(cal, args.out)
     held, e2e = cal.residuals["held_out"]["all"], cal.residuals["end_to_end"]
     print(f"held-out calls: median |error| {held['median_abs']:.1%}, max {held['max_abs']:.1%} (n={held['n']})")
