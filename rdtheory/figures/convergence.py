@@ -24,7 +24,8 @@ from rdtheory.sampling.autoregressive import generate_ar
 from rdtheory.sampling.diffusion_forcing import generate_df
 from rdtheory.sampling.exits import LatentDiff
 from rdtheory.sampling.schedules import NO_NOISE, Constant, NoiseSchedule
-from rdtheory.testing.contraction import max_constants, step_constants
+from rdtheory.testing.contraction import Constants, max_constants, step_constants
+from rdtheory.testing.convergence import committed_states
 from rdtheory.testing.models import random_model
 from rdtheory.theory import committed_error_bound
 from rdtheory.theory._checks import require, require_int
@@ -74,7 +75,7 @@ class ConvergencePoint:
 class Reference:
     """AR at `depth` on one prompt: its tokens, the states z* of every position run (prompt and new tokens but the
     last), whether one more recurrence moves them by less than 1e-9 (`settled`: a fixed point), and the measured
-    contraction and conditioning constants at z* (None where not measured)."""
+    contraction and conditioning constants at z* (None where not measured), position by position in `constants`."""
 
     model: RecurrentDepthLM
     prompt: tuple[int, ...]
@@ -82,8 +83,15 @@ class Reference:
     states: torch.Tensor
     depth: int
     settled: bool
-    lam: float | None
-    cond: float | None
+    constants: Constants | None
+
+    @property
+    def lam(self) -> float | None:
+        return None if self.constants is None else max(self.constants.lam)
+
+    @property
+    def cond(self) -> float | None:
+        return None if self.constants is None else max(self.constants.cond)
 
 
 def reference(model: RecurrentDepthLM, prompt: Sequence[int], n_new: int, depth: int = REFERENCE_DEPTH,
@@ -92,12 +100,9 @@ def reference(model: RecurrentDepthLM, prompt: Sequence[int], n_new: int, depth:
     ids = torch.tensor([*prompt, *ar.tokens[0][:-1]])
     with torch.no_grad():
         z_star, deeper = model(ids[None], depth)[1][0], model(ids[None], depth + 1)[1][0]
-    lam = cond = None
-    if measure:
-        constants = step_constants(model, ids, z_star)
-        lam, cond = max(constants.lam), max(constants.cond)
+    constants = step_constants(model, ids, z_star) if measure else None
     settled = (z_star - deeper).norm(dim=-1).max().item() < 1e-9
-    return Reference(model, tuple(prompt), tuple(ar.tokens[0]), z_star, depth, settled, lam, cond)
+    return Reference(model, tuple(prompt), tuple(ar.tokens[0]), z_star, depth, settled, constants)
 
 
 @dataclass(frozen=True)
@@ -125,16 +130,12 @@ def converged_limit(ref: Reference, epsilons: Sequence[float] = EPSILONS, label:
     runs = [(eps, generate_df(ref.model, [list(ref.prompt)], len(ref.tokens), inner=inner, depth=ref.depth,
                               exit=LatentDiff(eps), max_wavefront=cap, ema=0.0, noise=noise, init_scale=init_scale,
                               max_depth=max_depth, kv=ShareLast(), stop_tokens=(), seed=4)) for eps in epsilons]
-    lam, cond = ref.lam, ref.cond
-    if lam is not None:
+    lam = cond = None
+    if ref.constants is not None:
         ids = torch.tensor([*ref.prompt, *ref.tokens[:-1]])
-        measured = [step_constants(ref.model, ids, ref.states)]
+        measured = [ref.constants]
         for _, df in runs:
-            states, n = ref.states.clone(), 0
-            for i in range(len(ref.tokens) - 1):  # the committed states whose inputs agree with the reference
-                if tuple(df.tokens[0][: i + 1]) != ref.tokens[: i + 1]:
-                    break
-                states[len(ref.prompt) + i], n = df.latents[0][i + 1], n + 1
+            states, n = committed_states(ref.states, ref.tokens, df, len(ref.prompt))
             if n:
                 measured.append(step_constants(ref.model, ids, states))
         most = max_constants(measured)

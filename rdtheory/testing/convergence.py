@@ -158,11 +158,12 @@ class ConvergedLimit:
         return self.contraction > max(self.at_fixed_point.lam) or self.lipschitz > max(self.at_fixed_point.cond)
 
 
-def _wave_states(fp: FixedPoint, gen: Generation, p0: int) -> tuple[Tensor, int]:
-    """z* with the committed states of the wave positions whose inputs agree with the reference put in."""
-    states, n = fp.states.clone(), 0
-    for i in range(len(fp.tokens) - 1):
-        if gen.tokens[0][: i + 1] != fp.tokens[: i + 1]:
+def committed_states(states: Tensor, tokens: Sequence[int], gen: Generation, p0: int) -> tuple[Tensor, int]:
+    """A reference's states [S, h] (prompt of length p0, then its new tokens `tokens`) with the states that row 0
+    of `gen` committed put in at the wave positions whose input tokens agree with the reference; and how many."""
+    states, n = states.clone(), 0
+    for i in range(len(tokens) - 1):
+        if list(gen.tokens[0][: i + 1]) != list(tokens[: i + 1]):
             break
         states[p0 + i] = gen.latents[0][i + 1].to(states)
         n += 1
@@ -224,7 +225,7 @@ def check_converged_limit(sampler: LimitSampler, model: RecurrentDepthLM, prompt
             raise AssertionError(f"the sampler's prefill left the prompt's last state {prefill:.3g} (relative) from "
                                  f"the fixed point, above {prefill_tol:g}: prefill deeper (the prompt settled in "
                                  f"{fp.prompt_steps} steps from zero states)")
-        states, n = _wave_states(fp, gen, p0)
+        states, n = committed_states(fp.states, fp.tokens, gen, p0)
         if n:
             measured.append(step_constants(model, fp.ids, states))
     consts = max_constants(measured)
