@@ -13,6 +13,7 @@ from torch import Tensor
 
 from rdtheory.model.cache import KVPolicy
 from rdtheory.model.recurrent import SUPPORTED_DTYPES, RecurrentDepthLM
+from rdtheory.sampling.exits import check_int, is_int
 from rdtheory.sampling.tokens import Sampling
 from rdtheory.sampling.trace import Trace
 
@@ -66,14 +67,8 @@ def check_model(model: RecurrentDepthLM) -> None:
         raise TypeError(f"model dtype={model.dtype} is not supported; use one of {SUPPORTED_DTYPES}")
 
 
-def is_int(value: object) -> bool:
-    """An int that is not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def check_depth(name: str, value: int) -> None:
-    if not is_int(value) or value < 1:
-        raise ValueError(f"{name}={value!r} must be an int >= 1")
+    check_int(name, value, 1)
 
 
 def check_common(seed: int, sampling: Sampling, kv: KVPolicy) -> None:

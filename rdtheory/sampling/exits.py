@@ -17,8 +17,14 @@ from torch import Tensor
 Memory = tuple[Tensor, ...]
 
 
-def _check_int(name: str, value: object, low: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+def is_int(value: object) -> bool:
+    """An int that is not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: object, low: int) -> None:
+    """The samplers' count check: `value` is an int (not a bool) >= low, else a ValueError naming it."""
+    if not is_int(value) or value < low:
         raise ValueError(f"{name}={value!r} must be an int >= {low}")
 
 
@@ -59,7 +65,7 @@ class FixedDepth(ExitRule):
     rightmost: bool = False
 
     def __post_init__(self) -> None:
-        _check_int("depth", self.depth, 1)
+        check_int("depth", self.depth, 1)
         _check_rightmost(self.rightmost)
 
     def check(self, memory: Memory, state: Tensor, logits: Tensor | None, tokens: Tensor | None,
@@ -132,7 +138,7 @@ class TokenStability(ExitRule):
     needs_logits = True
 
     def __post_init__(self) -> None:
-        _check_int("k", self.k, 0)
+        check_int("k", self.k, 0)
         _check_rightmost(self.rightmost)
 
     def start(self, state: Tensor, vocab_size: int) -> Memory:

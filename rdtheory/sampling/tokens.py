@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from rdtheory.model.noise import Stream, keyed_uniform
+from rdtheory.sampling.exits import is_int
 
 RANKS = 5  # ranks kept per committed token, for tolerance rules that compare samplers in low precision
 
@@ -36,7 +37,7 @@ class Sampling:
             if (value is not None or name == "temperature") and (isinstance(value, bool)
                                                                  or not isinstance(value, (int, float))):
                 raise TypeError(f"{name}={value!r} must be a number" + ("" if name == "temperature" else " or None"))
-        if self.top_k is not None and (not isinstance(self.top_k, int) or isinstance(self.top_k, bool)):
+        if self.top_k is not None and not is_int(self.top_k):
             raise TypeError(f"top_k={self.top_k!r} must be an int >= 1 or None")
         if not self.temperature >= 0:
             raise ValueError(f"temperature={self.temperature} must be >= 0 (0 is greedy)")
