@@ -106,10 +106,4 @@ def pass_counters(schedule: Schedule) -> Counters:
 
 def tick_counters(schedule: Schedule) -> Counters:
     """Counters at sampler-tick granularity (Definition 4.1's time step read as one sampler step)."""
-    first: dict[int, int] = {}
-    last: dict[int, int] = {}
-    for i, t in enumerate(schedule.ticks, start=1):
-        for p in t.positions:
-            first.setdefault(p, i)
-            last[p] = i
-    return _counters([len(t.runs) for t in schedule.ticks], ((first[p], last[p]) for p in first))
+    return counters(tick_active(schedule))
