@@ -37,11 +37,15 @@ def tick(model: RecurrentDepthLM, cache: KVCache, k: dict, x: dict, kv_len: int,
         eps = m.initial_state(chunk, k["init_scale"], k["seed"], x["rows"], draw=draws)
         beta = k["noise"].beta_tensor(x["counts"])[..., None].to(z.dtype)
         z = torch.sqrt(1 - beta) * z + torch.sqrt(beta) * eps if k["vp"] else (1 - beta) * z + beta * eps
+    # Only the wavefront's entries recur: padding entries (a narrower row's, or a finished row's leftovers) keep
+    # their counts, and their cache writes (to the trash column) use slot 1, so no count addresses a PerStep slot
+    # past the allocation.
     for i in range(inner):
-        z = m.core_step(z, e, chunk, cache, x["counts"] + (i + 1) if k["kv"].per_step else 1)
+        step = torch.where(valid, x["counts"] + (i + 1), 1) if k["kv"].per_step else 1
+        z = m.core_step(z, e, chunk, cache, step)
     logits = m.decode(z, chunk, cache)
     predicted = pick(logits, k["sampling"], k["seed"], x["rows"], pos)
-    counts = x["counts"] + inner
+    counts = torch.where(valid, x["counts"] + inner, x["counts"])
     if isinstance(rule, FixedDepth):
         verdict = counts >= rule.depth
     else:

@@ -330,6 +330,49 @@ def test_batch_rows_equal_single_runs():
     assert seen["uneven"] >= 0.6 * seen["examples"], seen
 
 
+
+def test_a_stopped_row_under_per_step_keys_leaves_the_other_rows_running():
+    """A row that stops keeps leftover wavefront entries; they must not recur (under PerStep their counts would
+    address cache slots past the allocation)."""
+    model = random_model(TINY, 5)
+    kw = dict(inner=2, depth=4, exit=FixedDepth(4), max_wavefront=4, stop_tokens=[52], kv=PerStep())
+    run = generate_df(model, [[1, 2, 3], [9, 8, 7, 6]], 30, **kw)
+    assert run.finished == ["length", "stop"] and run.tokens[1] == [52] and len(run.tokens[0]) == 30
+    for b, prompt in enumerate([[1, 2, 3], [9, 8, 7, 6]]):
+        alone = generate_df(model, [prompt], 30, row_ids=[b], **kw)
+        assert alone.tokens == [run.tokens[b]] and alone.finished == [run.finished[b]]
+
+
+def test_batch_rows_equal_single_runs_with_stop_tokens():
+    """Rows that stop at different ticks, every knob drawn (PerStep and ShareLast keys): each row of the batch
+    equals its single-row run, tokens, latents, recurrences and how it finished."""
+    seen = dict(examples=0, some_stop=0, per_step_stop=0)
+
+    @settings(max_examples=25)
+    @given(model=depth_sensitive_models(), knobs=df_knobs(max_wavefronts=st.integers(1, 5)), data=st.data())
+    def check(model, knobs, data):
+        batch = data.draw(prompt_batches(model.config.vocab_size, min_distinct_lengths=2))
+        free = generate_df(model, batch, 6, stop_tokens=(), **knobs.kwargs())
+        # A stop token the free run commits early in some row, so that row stops while others may go on.
+        row = data.draw(st.integers(0, len(batch) - 1))
+        stops = [free.tokens[row][data.draw(st.integers(0, 2))]]
+        together = generate_df(model, batch, 6, stop_tokens=stops, **knobs.kwargs())
+        for b, prompt in enumerate(batch):
+            alone = generate_df(model, [prompt], 6, row_ids=[b], stop_tokens=stops, **knobs.kwargs())
+            assert_same_tokens(alone.tokens, [together.tokens[b]], f"row {b}")
+            assert_same_latents(alone.latents, [together.latents[b]], 1e-9, f"row {b}")
+            assert alone.finished == [together.finished[b]] and alone.trace.recurrences(0) == \
+                together.trace.recurrences(b)
+        stopped = "stop" in together.finished and "length" in together.finished
+        seen["examples"] += 1
+        seen["some_stop"] += stopped
+        seen["per_step_stop"] += stopped and isinstance(knobs.kv, PerStep)
+
+    check()
+    # A row stopped while another ran on in a good share of the examples, some of them with PerStep keys.
+    assert seen["some_stop"] >= 0.3 * seen["examples"] and seen["per_step_stop"] >= 2, seen
+
+
 @dataclass(frozen=True)
 class _StartProbe(ExitRule):
     """An exit rule whose memory is each position's initial state, never updated, logged at every check."""
