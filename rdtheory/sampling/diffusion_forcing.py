@@ -74,7 +74,8 @@ def generate_df(
     sqrt(1-beta) z + sqrt(beta) noise instead of (1-beta) z + beta noise. continuous_compute: new positions start
     from their left neighbour's state instead of a fresh one. full_prefill: run the prompt at depth r in parallel
     (otherwise the prompt enters the wavefront). max_depth (default 2r) forces a position out; min_depth is the
-    first recurrence count at which the rule is consulted. max_ticks stops the run (finished "max_ticks").
+    first recurrence count at which the rule is consulted. max_ticks stops the run (finished "max_ticks") after
+    that many diffusion-forcing ticks; the prefill pass (full_prefill) is not counted.
     hold_stale_drafts: a position after the head leaves only if the draft it consumed this tick equals the token
     its left neighbour commits, otherwise it is held for another tick on the committed token (even past
     max_depth), so every committed token was decoded from a state that saw the committed tokens to its left.
@@ -176,7 +177,7 @@ class _DFRun:
     def generate(self) -> Generation:
         self._start()
         while not all(f.done for f in self.fronts):
-            if self.k["max_ticks"] is not None and self.trace.n_ticks >= self.k["max_ticks"]:
+            if self.k["max_ticks"] is not None and self._wave_ticks() >= self.k["max_ticks"]:
                 self.trace.max_ticks_reached = True
                 for f in self.fronts:
                     if not f.done:
@@ -186,6 +187,10 @@ class _DFRun:
         latents = cat_rows(self.latents, self.model.config.n_embd, self.model.dtype)
         return Generation([f.committed for f in self.fronts], latents, cat_rows(self.top, RANKS, torch.long),
                           [f.finished for f in self.fronts], self.trace)
+
+    def _wave_ticks(self) -> int:
+        """Diffusion-forcing ticks run so far: the prompt's prefill pass is not one."""
+        return sum(not t.prefill for t in self.trace.ticks)
 
     def _start(self) -> None:
         m, k, batch, dev = self.model, self.k, self.batch, self.model.device

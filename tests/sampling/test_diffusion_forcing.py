@@ -305,6 +305,17 @@ def test_max_ticks_stops_the_run():
     assert run.trace.max_ticks_reached and run.finished == ["max_ticks"] and len(run.tokens[0]) < 10
 
 
+@pytest.mark.parametrize("full_prefill", [True, False])
+@pytest.mark.parametrize("max_ticks", [1, 2, 5])
+def test_max_ticks_counts_diffusion_forcing_ticks_not_the_prefill(full_prefill, max_ticks):
+    model = random_model(TINY, 4)
+    run = generate_df(model, [[1, 2]], 10, inner=1, depth=3, exit=FixedDepth(3), max_ticks=max_ticks,
+                      full_prefill=full_prefill, stop_tokens=())
+    ticks = run.trace.ticks
+    assert sum(not t.prefill for t in ticks) == max_ticks and sum(t.prefill for t in ticks) == int(full_prefill)
+    assert run.trace.max_ticks_reached and run.finished == ["max_ticks"]
+
+
 def test_batch_rows_equal_single_runs():
     """Rows of different prompt lengths (every batch has at least two) advance their own wavefronts in one batched
     step; each row equals its single-row run, whatever the knobs."""
