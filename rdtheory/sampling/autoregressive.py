@@ -27,6 +27,7 @@ from rdtheory.sampling.batch import (
     stack_rows,
 )
 from rdtheory.sampling.exits import ExitRule, FixedDepth
+from rdtheory.sampling.finite import nonfinite_codes, raise_nonfinite
 from rdtheory.sampling.graphs import GraphCache, Stager, bucket_context, use_graphs
 from rdtheory.sampling.prefill import prefill
 from rdtheory.sampling.tokens import GREEDY, RANKS, Sampling, pick, top_ranks
@@ -187,7 +188,7 @@ class _ARRun:
                 return self._fixed_token(x, kv_len, depth)
 
             out = compute(x) if self.graphs is None else self.graphs.run((self.signature, kv_len, depth), compute, x)
-            state, new_token, top = out["state"], out["token"], out["top"]
+            state, new_token, top, codes = out["state"], out["token"], out["top"], out["nonfinite"]
             depths = [0 if d else depth for d in self.done]
         else:
             chunk = m.chunk(pos, live, kv_len)
@@ -196,12 +197,12 @@ class _ARRun:
             state, depths = self._recur(start, e, chunk, pos, live, kv_len)
             logits = m.decode(state, chunk, self.cache)
             new_token = pick(logits, self.sampling, self.seed, batch.rows, pos)
-            top = top_ranks(logits[:, 0])
+            top, codes = top_ranks(logits[:, 0]), nonfinite_codes(state[:, 0], logits[:, 0])
         blocks = [Block(b, host_pos[b], (1,), depths[b]) for b in range(batch.batch_size) if depths[b] > 0]
         self.trace.ticks.append(Tick(passes=max(depths), blocks=blocks))
         self.cache.truncate([p + 1 if not d else self.cache.lengths[b]
                              for b, (p, d) in enumerate(zip(host_pos, self.done))])
-        self._commit(state, new_token, top, host_pos)
+        self._commit(state, new_token, top, host_pos, codes, depths)
         return torch.where(live[..., None], state, prev_state), new_token
 
     def _pipelined(self, state: Tensor, token: Tensor) -> None:
@@ -235,7 +236,8 @@ class _ARRun:
         out = self.graphs.run((self.signature, kv_len, depth), compute, x)
         state = out["state"].clone()  # the next replay of this graph overwrites its outputs
         return dict(host_pos=host_pos, live=live_list, depth=depth, state=state, token=out["token"].clone(),
-                    top=out["top"].clone(), next_state=torch.where(live[..., None], state, prev_state))
+                    top=out["top"].clone(), nonfinite=out["nonfinite"].clone(),
+                    next_state=torch.where(live[..., None], state, prev_state))
 
     def _land(self, p: dict) -> None:
         ran = [p["live"][b] and not self.done[b] for b in range(self.batch.batch_size)]
@@ -244,7 +246,7 @@ class _ARRun:
         blocks = [Block(b, p["host_pos"][b], (1,), p["depth"]) for b in range(self.batch.batch_size) if ran[b]]
         self.trace.ticks.append(Tick(passes=p["depth"], blocks=blocks))
         self.cache.truncate([q + 1 if r else self.cache.lengths[b] for b, (q, r) in enumerate(zip(p["host_pos"], ran))])
-        self._commit(p["state"], p["token"], p["top"], p["host_pos"])
+        self._commit(p["state"], p["token"], p["top"], p["host_pos"], p["nonfinite"], [p["depth"]] * len(ran))
 
     def _fixed_token(self, x: dict, kv_len: int, depth: int) -> dict:
         """One token at a fixed depth for every live row, as a function of tensors (capturable as a CUDA graph)."""
@@ -256,7 +258,8 @@ class _ARRun:
             state = torch.where(x["live"][..., None], m.core_step(state, e, chunk, self.cache, k), state)
         logits = m.decode(state, chunk, self.cache)
         token = pick(logits, self.sampling, self.seed, x["rows"], x["pos"])
-        return dict(state=state, token=token, top=top_ranks(logits[:, 0]))
+        return dict(state=state, token=token, top=top_ranks(logits[:, 0]),
+                    nonfinite=nonfinite_codes(state[:, 0], logits[:, 0]))
 
     def _recur(self, state: Tensor, e: Tensor, chunk: Chunk, pos: Tensor, live: Tensor, kv_len: int
                ) -> tuple[Tensor, list[int]]:
@@ -291,12 +294,17 @@ class _ARRun:
         first = max(depth, self.min_depth)
         return min(self.max_depth, -(-first // self.check_every) * self.check_every)
 
-    def _commit(self, state: Tensor, token: Tensor, top: Tensor, pos: list[int]) -> None:
-        """Record each live row's token (decoded from position pos[b]), its latent and its ranks, and stops."""
+    def _commit(self, state: Tensor, token: Tensor, top: Tensor, pos: list[int], codes: Tensor | None = None,
+                depths: list[int] | None = None) -> None:
+        """Record each live row's token (decoded from position pos[b] after depths[b] recurrences), its latent and
+        its ranks, and stops; codes [B] flags non-finite states or logits (the prefill checks its own)."""
         tick = self.trace.ticks[-1]
-        for b, t in enumerate(token[:, 0].tolist()):  # the step's one synchronisation
+        codes = torch.zeros_like(token[:, 0]) if codes is None else codes
+        tokens, flags = torch.stack([token[:, 0], codes]).tolist()  # the step's one synchronisation
+        for b, t in enumerate(tokens):
             if self.done[b]:
                 continue
+            raise_nonfinite(flags[b], b, pos[b], 0 if depths is None else depths[b])
             self.tokens[b].append(t)
             self.latents[b].append(state[b, 0].clone())
             self.top[b].append(top[b].clone())

@@ -27,6 +27,7 @@ from rdtheory.sampling.batch import (
     prepare_prompts,
 )
 from rdtheory.sampling.exits import ExitRule, LatentDiff
+from rdtheory.sampling.finite import raise_nonfinite
 from rdtheory.sampling.graphs import GraphCache, Stager, bucket_context, bucket_width, use_graphs
 from rdtheory.sampling.prefill import prefill
 from rdtheory.sampling.schedules import NO_NOISE, NoiseSchedule
@@ -263,7 +264,10 @@ class _DFRun:
         for b, f in enumerate(self.fronts):
             if f.done:
                 continue
-            exits, stop, before, predicted = packed[b][0], bool(packed[b][1]), packed[b][2: 2 + w], packed[b][2 + w:]
+            exits, stop, before = packed[b][0], bool(packed[b][1]), packed[b][2: 2 + w]
+            predicted, codes = packed[b][2 + w: 2 + 2 * w], packed[b][2 + 2 * w:]
+            for i in range(f.width):
+                raise_nonfinite(codes[i], b, f.head + i, before[i] + self.k["inner"])
             tick.blocks.append(Block(b, f.head, tuple(n + 1 for n in before[: f.width]), self.k["inner"]))
             lo = max(f.head, f.prompt_len - 1) - f.head  # positions before P-1 leave without committing
             if exits > lo:  # wavefront entries lo..exits-1 commit, one slice per row

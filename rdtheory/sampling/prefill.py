@@ -12,6 +12,7 @@ from torch import Tensor
 from rdtheory.model.cache import KVCache
 from rdtheory.model.recurrent import RecurrentDepthLM
 from rdtheory.sampling.batch import Prompts
+from rdtheory.sampling.finite import nonfinite_codes, raise_nonfinite
 from rdtheory.sampling.graphs import GraphCache
 from rdtheory.sampling.trace import Block, Tick, Trace
 
@@ -31,6 +32,8 @@ def prefill(model: RecurrentDepthLM, batch: Prompts, cache: KVCache, depth: int,
     blocks = [Block(b, 0, (1,) * n, depth) for b, n in enumerate(batch.lengths)]
     trace.ticks.append(Tick(passes=depth, blocks=blocks, prefill=True))
     cache.truncate(list(batch.lengths))
+    for b, code in enumerate(out["nonfinite"][:, 0].tolist()):  # once per generation
+        raise_nonfinite(code, b, batch.lengths[b] - 1, depth)
     return out["state"], out["logits"], out["last"]
 
 
@@ -45,4 +48,4 @@ def _prefill(model: RecurrentDepthLM, cache: KVCache, depth: int, init_scale: fl
     logits = model.decode(state, chunk, cache)
     last = (lengths - 1)[:, None]
     take = torch.arange(ids.shape[0], device=model.device)[:, None], last
-    return dict(state=state[take], logits=logits[take], last=last)
+    return dict(state=state[take], logits=logits[take], last=last, nonfinite=nonfinite_codes(state[take], logits[take]))

@@ -11,6 +11,7 @@ from rdtheory.model.cache import KVCache
 from rdtheory.model.noise import Stream, keyed_uniform
 from rdtheory.model.recurrent import RecurrentDepthLM
 from rdtheory.sampling.exits import FixedDepth
+from rdtheory.sampling.finite import nonfinite_codes
 from rdtheory.sampling.tokens import pick, top_ranks
 from rdtheory.sampling.wavefront import exit_prefix
 
@@ -58,7 +59,8 @@ def tick(model: RecurrentDepthLM, cache: KVCache, k: dict, x: dict, kv_len: int,
     draft = pos >= x["lengths"][:, None]
     exits, stop = exit_prefix(converged, valid, x["inputs"], predicted, draft, pos + 1 >= x["lengths"][:, None],
                               x["budget"], x["stops"], rule.rightmost, k["hold_stale_drafts"])
-    packed = torch.cat([exits[:, None], stop[:, None].long(), x["counts"], predicted], dim=-1)
+    packed = torch.cat([exits[:, None], stop[:, None].long(), x["counts"], predicted, nonfinite_codes(z, logits)],
+                       dim=-1)
     return dict(packed=packed, z=z, e=e, memory=memory, counts=counts, draws=draws, predicted=predicted,
                 exits=exits, pos=pos, top=top_ranks(logits))
 
