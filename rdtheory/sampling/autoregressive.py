@@ -110,7 +110,7 @@ def generate_adaptive(
         raise TypeError(f"exit={exit!r} must be an ExitRule (FixedDepth, LatentDiff, KLDiff, TokenStability)")
     if not init_scale >= 0:
         raise ValueError(f"init_scale={init_scale} must be >= 0")
-    check_common(seed, sampling, kv)
+    seed = check_common(model, seed, sampling, kv, workspace)
     batch = prepare_prompts(model, prompts, max_new_tokens, row_ids)
     stops = check_stop_tokens(model, stop_tokens)
     run = _ARRun(model, batch, max_new_tokens, exit, max_depth, min_depth, check_every, sampling, stops, seed,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -16,6 +17,7 @@ from rdtheory.model.recurrent import SUPPORTED_DTYPES, RecurrentDepthLM
 from rdtheory.sampling.exits import check_int, is_int
 from rdtheory.sampling.tokens import Sampling
 from rdtheory.sampling.trace import Trace
+from rdtheory.sampling.workspace import Workspace
 
 PromptsLike = Tensor | Sequence[Sequence[int]]
 
@@ -71,8 +73,10 @@ def check_depth(name: str, value: int) -> None:
     check_int(name, value, 1)
 
 
-def check_common(seed: int, sampling: Sampling, kv: KVPolicy) -> None:
-    """The knobs every sampler shares: the noise seed, the token-sampling settings and the KV-sharing policy."""
+def check_common(model: RecurrentDepthLM, seed: int, sampling: Sampling, kv: KVPolicy,
+                 workspace: Workspace | None) -> int:
+    """The knobs every sampler shares: the noise seed, the token-sampling settings, the KV-sharing policy and the
+    workspace (which must have been made for this model). Returns the seed as a Python int."""
     if not is_int(seed):
         raise TypeError(f"seed={seed!r} must be an int in [0, 2**64)")
     if not 0 <= seed < 2**64:
@@ -81,6 +85,11 @@ def check_common(seed: int, sampling: Sampling, kv: KVPolicy) -> None:
         raise TypeError(f"sampling={sampling!r} must be a Sampling (e.g. Sampling(temperature=0.7, top_p=0.9))")
     if not isinstance(kv, KVPolicy):
         raise TypeError(f"kv={kv!r} must be a KVPolicy (ShareLast() or PerStep())")
+    if workspace is not None and not isinstance(workspace, Workspace):
+        raise TypeError(f"workspace={_short(workspace)} must be a Workspace (rdtheory.sampling.workspace) or None")
+    if workspace is not None and workspace.model is not model:
+        raise ValueError("workspace was made for another model; a Workspace holds caches and graphs of one model")
+    return int(seed)
 
 
 def prepare_prompts(
@@ -91,7 +100,13 @@ def prepare_prompts(
     if not is_int(max_new_tokens) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens={max_new_tokens!r} must be an int >= 0")
     device, vocab, block = model.device, model.config.vocab_size, model.config.block_size
-    if isinstance(prompts, Tensor):
+    if isinstance(prompts, np.ndarray):
+        if prompts.dtype.kind not in "iu":
+            raise TypeError(f"prompts dtype={prompts.dtype} must be an integer dtype")
+        if prompts.ndim != 2:
+            raise ValueError(f"prompts shape={list(prompts.shape)} must be [batch, length]")
+        rows = prompts.tolist()
+    elif isinstance(prompts, Tensor):
         if prompts.dtype.is_floating_point or prompts.dtype == torch.bool or prompts.is_complex():
             raise TypeError(f"prompts dtype={prompts.dtype} must be an integer dtype")
         if prompts.dim() != 2:
@@ -112,6 +127,7 @@ def prepare_prompts(
             for t in r:
                 if not is_int(t):
                     raise TypeError(f"prompts[{b}] holds {t!r} of type {type(t).__name__}; token ids must be ints")
+        rows = [[int(t) for t in r] for r in rows]
     if not rows:
         raise ValueError("prompts is empty; pass at least one prompt")
     for b, r in enumerate(rows):
@@ -128,6 +144,7 @@ def prepare_prompts(
     row_ids = list(row_ids)
     if len(row_ids) != len(rows) or any(not is_int(r) or r < 0 for r in row_ids):
         raise ValueError(f"row_ids={row_ids!r} must hold one int >= 0 per prompt ({len(rows)})")
+    row_ids = [int(r) for r in row_ids]
     width = max(map(len, rows))
     ids = torch.zeros(len(rows), width, dtype=torch.long)
     for b, r in enumerate(rows):
@@ -146,7 +163,7 @@ def check_stop_tokens(model: RecurrentDepthLM, stop_tokens: Sequence[int] | None
     for t in stops:
         if not is_int(t) or not 0 <= t < vocab:
             raise ValueError(f"stop_tokens holds {t!r}; stop tokens must be int ids in [0, {vocab})")
-    return frozenset(stops)
+    return frozenset(int(t) for t in stops)
 
 
 def _short(value: object, limit: int = 60) -> str:

@@ -113,7 +113,7 @@ def generate_df(
         raise TypeError(f"hold_stale_drafts={hold_stale_drafts!r} must be a bool")
     if not isinstance(noise, NoiseSchedule):
         raise TypeError(f"noise={noise!r} must be a NoiseSchedule (Constant, Dampened, Linear)")
-    check_common(seed, sampling, kv)
+    seed = check_common(model, seed, sampling, kv, workspace)
     batch = prepare_prompts(model, prompts, max_new_tokens, row_ids)
     knobs = dict(inner=inner, depth=depth, exit=exit, cap=max_wavefront, headway=headway, ema=ema, noise=noise,
                  vp=variance_preserving, init_scale=init_scale, continuous=continuous_compute,

@@ -9,6 +9,7 @@ is the `rightmost` field, used only where there is more than one position.
 """
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -18,8 +19,8 @@ Memory = tuple[Tensor, ...]
 
 
 def is_int(value: object) -> bool:
-    """An int that is not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An integer that is not a bool: Python ints and numpy integer scalars (both are `numbers.Integral`)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def check_int(name: str, value: object, low: int) -> None:

@@ -2,6 +2,7 @@
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,6 +11,7 @@ from rdtheory.sampling.autoregressive import generate_adaptive, generate_ar
 from rdtheory.sampling.diffusion_forcing import generate_df
 from rdtheory.sampling.exits import FixedDepth, KLDiff, LatentDiff, TokenStability
 from rdtheory.sampling.tokens import Sampling
+from rdtheory.sampling.workspace import Workspace
 from rdtheory.testing.models import random_model
 
 MODEL = random_model(TINY, 0, dtype=torch.float32)
@@ -39,11 +41,27 @@ MODEL = random_model(TINY, 0, dtype=torch.float32)
      r"sampling=\{'temperature': 1.0\} must be a Sampling"),
     (lambda g: g(MODEL, [[1]], 3, stop_tokens=5), TypeError, "stop_tokens=5 must be a sequence of token ids"),
     (lambda g: g(MODEL, [[1]], 3, stop_tokens=[True]), ValueError, "stop_tokens holds True; stop tokens must be int"),
+    (lambda g: g(MODEL, [[1]], 3, workspace="x"), TypeError, r"workspace='x' must be a Workspace"),
+    (lambda g: g(MODEL, [[1]], 3, workspace=Workspace(random_model(TINY, 1))), ValueError,
+     "workspace was made for another model"),
+    (lambda g: g(MODEL, np.array([[1.0, 2.0]]), 3), TypeError, "prompts dtype=float64 must be an integer dtype"),
+    (lambda g: g(MODEL, np.array([1, 2]), 3), ValueError, r"shape=\[2\] must be \[batch, length\]"),
 ])
 @pytest.mark.parametrize("sampler", [generate_ar, generate_df], ids=["ar", "df"])
 def test_bad_prompts_and_budgets(sampler, call, error, match):
     with pytest.raises(error, match=match):
         call(sampler)
+
+
+@pytest.mark.parametrize("sampler", [generate_ar, generate_df], ids=["ar", "df"])
+def test_numpy_integers_are_token_ids_seeds_and_row_ids(sampler):
+    plain = sampler(MODEL, [[1, 2, 3], [4, 5]], 4, seed=7, row_ids=[3, 1], stop_tokens=())
+    as_numpy = [[np.int64(1), np.int32(2), np.uint8(3)], [np.int16(4), np.int64(5)]]
+    run = sampler(MODEL, as_numpy, np.int64(4), seed=np.uint64(7), row_ids=[np.int64(3), np.int8(1)], stop_tokens=())
+    assert run.tokens == plain.tokens
+    ragged_free = sampler(MODEL, np.array([[1, 2, 3], [4, 5, 6]], dtype=np.int32), 4, stop_tokens=())
+    assert ragged_free.tokens == sampler(MODEL, [[1, 2, 3], [4, 5, 6]], 4, stop_tokens=()).tokens
+    assert all(type(t) is int for row in run.tokens for t in row)
 
 
 def test_prompts_on_another_device():
