@@ -8,6 +8,7 @@ the diffusion-forcing sampler must reproduce AR token for token. The converged l
 `rdtheory.testing.convergence`.
 """
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from torch import Tensor
 
 from rdtheory.model.cache import KVPolicy
 from rdtheory.model.recurrent import RecurrentDepthLM
+from rdtheory.sampling.autoregressive import generate_ar
 from rdtheory.sampling.batch import Generation
 from rdtheory.sampling.exits import ExitRule, FixedDepth
 from rdtheory.sampling.schedules import NoiseSchedule
@@ -58,13 +60,42 @@ def assert_same_latents(got: Sequence[Tensor], want: Sequence[Tensor], rtol: flo
 def check_against_oracle(sampler: SamplerFn, model: RecurrentDepthLM, prompts: list[list[int]], max_new_tokens: int,
                          kv: KVPolicy, depth: int, init_scale: float = 0.0, seed: int = 0,
                          rtol: float = 1e-9) -> Generation:
-    """Your sampler, configured for greedy static-depth AR (or its AR limit), against the plain oracle, row by row."""
+    """Your sampler, configured for greedy static-depth AR (or its AR limit), against the plain oracle, row by row.
+
+    The oracle runs greedy AR at `depth` recurrences per token from the initial state `init_scale` (0.0: zeros, the
+    only setting another implementation can match without rdtheory's position-keyed noise; rdtheory's samplers
+    default to 1.0) with KV policy `kv`, no stop tokens; a mismatch message lists these settings."""
     got = sampler(model, prompts, max_new_tokens)
     want = [oracle_generate(model, p, max_new_tokens, kv, depth=depth, init_scale=init_scale, seed=seed, row=b)
             for b, p in enumerate(prompts)]
-    assert_same_tokens(got.tokens, [w.tokens for w in want], "oracle")
-    assert_same_latents(got.latents, [w.latents for w in want], rtol, "oracle")
+    try:
+        assert_same_tokens(got.tokens, [w.tokens for w in want], "oracle")
+        assert_same_latents(got.latents, [w.latents for w in want], rtol, "oracle")
+    except AssertionError as mismatch:
+        raise AssertionError(f"{mismatch}; {oracle_settings(kv, depth, init_scale, seed)}") from None
     return got
+
+
+def oracle_settings(kv: KVPolicy, depth: int, init_scale: float, seed: int) -> str:
+    """How the oracle ran, and where that differs from the defaults of rdtheory's samplers (a sampler left at
+    those defaults disagrees with the oracle for that reason alone)."""
+    ran = f"the oracle ran greedy, depth={depth}, kv={kv!r}, init_scale={init_scale}, seed={seed}, no stop tokens"
+    differs = []
+    if init_scale != SAMPLER_DEFAULTS["init_scale"]:
+        differs.append(f"init_scale={init_scale} (the samplers' default is {SAMPLER_DEFAULTS['init_scale']}; "
+                       f"pass init_scale={init_scale} to your sampler)")
+    if kv != SAMPLER_DEFAULTS["kv"]:
+        differs.append(f"kv={kv!r} (the samplers' default is {SAMPLER_DEFAULTS['kv']!r}; pass kv={kv!r})")
+    if not differs:
+        return ran
+    return f"{ran}; it differs from the defaults of generate_ar and generate_df in " + " and ".join(differs)
+
+
+SAMPLER_DEFAULTS = {
+    "init_scale": inspect.signature(generate_ar).parameters["init_scale"].default,
+    "kv": inspect.signature(generate_ar).parameters["kv"].default,
+}
+"""The defaults a sampler left unconfigured runs with (generate_ar's, which generate_df shares)."""
 
 
 @dataclass(frozen=True)
