@@ -41,90 +41,39 @@ from rdtheory.sampling.batch import Generation
 from rdtheory.sampling.exits import ExitRule, LatentDiff, relative_change
 from rdtheory.sampling.schedules import NO_NOISE, NoiseSchedule
 from rdtheory.testing.contraction import Constants, max_constants, step_constants
+from rdtheory.testing.fixed_point import FixedPoint, ar_fixed_point
 from rdtheory.theory import committed_error_bound
 
 LimitSampler = Callable[[RecurrentDepthLM, list[list[int]], int, ExitRule], Generation]
 
-SCREEN_STEPS = 60  # after this many steps on the prompt, a step constant >= max_contraction gives up early
-
-
 @dataclass(frozen=True)
-class FixedPoint:
-    """The AR fixed point for a prompt: its new tokens, the input ids of every position run (prompt and new
-    tokens but the last), their fixed-point states z* [S, h] and logits [S, V], and how many steps the prompt took
-    to settle from zero states (a prefill a little deeper than that reaches z* to rounding)."""
+class Divergence:
+    """The first committed token that differs from the fixed point's: new token `index` is `token`, the fixed
+    point's is `reference`; `margin` is the fixed point's logit margin there (top logit minus the runner-up) and
+    `allowed` twice the logit error the latent bound allows (None where no bound applies: eta > 0, noise, a forced
+    exit, or the prefill's token). A divergence with margin > allowed fails the check; otherwise it is recorded
+    here and the run is compared no further (its later inputs differ from the reference's)."""
 
-    tokens: list[int]
-    ids: Tensor
-    states: Tensor
-    logits: Tensor
-    prompt_steps: int
-
-
-def _settle(model: RecurrentDepthLM, ids: Tensor, z: Tensor, tol: float, steps: int) -> tuple[Tensor, int | None]:
-    """Iterate one core step over all positions (uncached: each reads the others' current keys) up to `steps`
-    times, until no state moves by more than `tol` relative to its norm; the steps taken (None if it did not)."""
-    s_len = len(ids)
-    chunk = model.chunk(torch.arange(s_len, device=model.device)[None], kv_len=s_len)
-    e = model.embed(ids[None], chunk)
-    for step in range(1, steps + 1):
-        new = model.core_step(z[None], e, chunk)[0]
-        moved = relative_change(new, z).max().item()
-        z = new
-        if moved <= tol:
-            return z, step
-    return z, None
-
-
-@torch.no_grad()
-def ar_fixed_point(model: RecurrentDepthLM, prompt: Sequence[int], max_new_tokens: int, *, tol: float = 1e-14,
-                   max_steps: int = 400, screen: float | None = None) -> FixedPoint | None:
-    """The autoregressive solution at infinite depth: the prompt's states iterated together to their fixed point,
-    then one new position at a time (its token greedy from the previous position's fixed-point logits) until it
-    settles too. None when a position does not settle within `max_steps` steps, or, with `screen`, when after
-    SCREEN_STEPS steps the prompt has not settled and its measured step constant is at least `screen`."""
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 1")
-    h = model.config.n_embd
-    ids = torch.tensor(list(prompt), device=model.device)
-    z = torch.zeros(len(ids), h, dtype=model.dtype, device=model.device)
-    prompt_steps = None
-    if screen is not None:
-        z, prompt_steps = _settle(model, ids, z, tol, SCREEN_STEPS)
-        if prompt_steps is None and max(step_constants(model, ids, z).lam) >= screen:
-            return None
-    if prompt_steps is None:
-        done = SCREEN_STEPS if screen is not None else 0
-        z, more = _settle(model, ids, z, tol, max_steps - done)
-        if more is None:
-            return None
-        prompt_steps = done + more
-    tokens = []
-    for i in range(max_new_tokens):
-        s_len = len(ids)
-        chunk = model.chunk(torch.arange(s_len, device=model.device)[None], kv_len=s_len)
-        logits = model.decode(z[None], chunk)[0]
-        tokens.append(int(logits[-1].argmax()))
-        if i == max_new_tokens - 1:
-            return FixedPoint(tokens, ids, z, logits, prompt_steps)
-        ids = torch.cat([ids, ids.new_tensor([tokens[-1]])])
-        z, steps = _settle(model, ids, torch.cat([z, z.new_zeros(1, h)]), tol, max_steps)
-        if steps is None:
-            return None
-    raise AssertionError("unreachable")
+    index: int
+    token: int
+    reference: int
+    margin: float
+    allowed: float | None
 
 
 @dataclass(frozen=True)
 class LimitRun:
     """One run at `eps`. errors[i]: |z_committed - z*| of the i-th wave position, for the positions whose input
     tokens agree with the reference; bounds[i]: the theorem's bound where it applies (None elsewhere);
-    margin_certified: positions whose token the logit margin certifies (and which agreed)."""
+    margin_certified: positions whose token the logit margin certifies (and which agreed); divergence: the first
+    committed token that differs from the fixed point's, if any."""
 
     eps: float
     generation: Generation
     errors: tuple[float, ...]
     bounds: tuple[float | None, ...]
     margin_certified: int
+    divergence: Divergence | None = None
 
     @property
     def max_error(self) -> float:
@@ -134,6 +83,25 @@ class LimitRun:
     def bounded(self) -> int:
         """How many positions the bound was asserted for."""
         return sum(b is not None for b in self.bounds)
+
+    @property
+    def tightness(self) -> tuple[float, ...]:
+        """error / bound at every position the bound was asserted for (at most 1; near 1 the bound is tight)."""
+        return tuple(e / b for e, b in zip(self.errors, self.bounds) if b is not None and b > 0)
+
+    @property
+    def max_tightness(self) -> float:
+        return max(self.tightness, default=math.nan)
+
+    def summary(self) -> str:
+        """One line: errors, bounds, tightness and where the tokens left the fixed point."""
+        tight = f", error/bound at most {self.max_tightness:.3g}" if self.tightness else ""
+        split = "" if self.divergence is None else (
+            f"; new token {self.divergence.index} left the fixed point ({self.divergence.token} vs "
+            f"{self.divergence.reference}, margin {self.divergence.margin:.3g}"
+            + ("" if self.divergence.allowed is None else f" <= {self.divergence.allowed:.3g} allowed") + ")")
+        return (f"eps={self.eps:g}: {len(self.errors)} positions compared, max error {self.max_error:.3g}, "
+                f"{self.bounded} bounded{tight}, {self.margin_certified} tokens certified{split}")
 
 
 @dataclass(frozen=True)
@@ -190,8 +158,8 @@ def _last_tick_clean(gen: Generation, pos: int, window: int, ema: float, noise: 
 def check_converged_limit(sampler: LimitSampler, model: RecurrentDepthLM, prompt: Sequence[int],
                           epsilons: Sequence[float] = (1e-3, 1e-6), *, window: int, max_new_tokens: int = 5,
                           ema: float = 0.0, noise: NoiseSchedule = NO_NOISE, max_depth: int | None = None,
-                          max_contraction: float = 0.9, prefill_tol: float = 1e-12,
-                          reference: FixedPoint | None = None) -> ConvergedLimit:
+                          max_contraction: float = 0.9, prefill_tol: float | None = None,
+                          reference: FixedPoint | None = None, constants: str = "auto") -> ConvergedLimit:
     """Run `sampler(model, [prompt], max_new_tokens, LatentDiff(eps))` for each eps and check the converged
     limit against the AR fixed point (module docstring): raises AssertionError where a committed latent exceeds
     the theorem's bound or a margin-certified token differs; returns what was measured.
@@ -200,16 +168,19 @@ def check_converged_limit(sampler: LimitSampler, model: RecurrentDepthLM, prompt
     sampler uses (they decide where the bound is a theorem); max_depth: its forced-exit depth, if any (use one it
     never reaches). prefill_tol: how close (relative) the prefill must bring the prompt's last state to z* (the
     theorem takes the prompt's states to be the reference's). reference: a precomputed `ar_fixed_point` for the same
-    prompt and max_new_tokens."""
+    prompt and max_new_tokens. prefill_tol defaults to 1e-12 for float64 models and 1e-5 for float32. constants:
+    how lam and L are measured, "dense", "matrix_free" or "auto" (`rdtheory.testing.contraction.step_constants`;
+    matrix-free is what runs at Huginn-0125's shape)."""
+    prefill_tol = (1e-12 if model.dtype == torch.float64 else 1e-5) if prefill_tol is None else prefill_tol
     if max_new_tokens < 2:
         raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 2 (one wave position at least)")
     if window < 1:
         raise ValueError(f"window={window} must be >= 1")
     fp = reference if reference is not None else ar_fixed_point(model, prompt, max_new_tokens,
-                                                                 screen=max_contraction)
+                                                                 screen=max_contraction, constants=constants)
     if fp is None:
         return ConvergedLimit(False, "no fixed point: the recurrence did not settle (or the screen gave up)")
-    at_fp = step_constants(model, fp.ids, fp.states)
+    at_fp = step_constants(model, fp.ids, fp.states, constants)
     if max(at_fp.lam) >= max_contraction:
         return ConvergedLimit(False, f"measured lam={max(at_fp.lam):.3g} >= {max_contraction} at the fixed point",
                               fp, at_fixed_point=at_fp)
@@ -227,42 +198,57 @@ def check_converged_limit(sampler: LimitSampler, model: RecurrentDepthLM, prompt
                                  f"{fp.prompt_steps} steps from zero states)")
         states, n = committed_states(fp.states, fp.tokens, gen, p0)
         if n:
-            measured.append(step_constants(model, fp.ids, states))
+            measured.append(step_constants(model, fp.ids, states, constants))
     consts = max_constants(measured)
     lam, lip = max(consts.lam), max(consts.cond)
     if lam >= max_contraction:
         return ConvergedLimit(False, f"measured lam={lam:.3g} >= {max_contraction} at the committed states", fp,
                               lam, lip, at_fp)
-    runs = []
-    for eps, gen in generations:
-        latents = gen.latents[0].to(fp.states)
-        state_bound = max(latents.norm(dim=-1).max().item(), fp.states.norm(dim=-1).max().item())
-        errors: list[float] = []
-        bounds: list[float | None] = []
-        certified, margin_certified = True, 0
-        for i in range(max_new_tokens - 1):  # wave position p0 + i commits new token i + 1
-            pos = p0 + i
-            if gen.tokens[0][: i + 1] != fp.tokens[: i + 1]:
-                break  # (A5): the inputs differ from the reference from here on
-            errors.append((latents[i + 1] - fp.states[pos]).norm().item())
-            certified = certified and _last_tick_clean(gen, pos, window, ema, noise, max_depth)
-            if not certified:
-                bounds.append(None)
-                continue
+    runs = tuple(_compare(eps, gen, fp, consts, p0, window, ema, noise, max_depth) for eps, gen in generations)
+    return ConvergedLimit(True, "", fp, lam, lip, at_fp, runs)
+
+
+def _compare(eps: float, gen: Generation, fp: FixedPoint, consts: Constants, p0: int, window: int, ema: float,
+             noise: NoiseSchedule, max_depth: int | None) -> LimitRun:
+    """Compare one run with the fixed point position by position, asserting the bound and the certified tokens,
+    up to the first committed token that differs from the reference (recorded, never skipped silently)."""
+    lam, lip = max(consts.lam), max(consts.cond)
+    latents = gen.latents[0].to(fp.states)
+    state_bound = max(latents.norm(dim=-1).max().item(), fp.states.norm(dim=-1).max().item())
+    errors: list[float] = []
+    bounds: list[float | None] = []
+    certified, margin_certified = True, 0
+    if gen.tokens[0][0] != fp.tokens[0]:  # the prefill's token: decoded from the prompt's settled states
+        return LimitRun(eps, gen, (), (), 0, Divergence(0, gen.tokens[0][0], fp.tokens[0], _margin(fp, p0 - 1), None))
+    for i in range(len(fp.tokens) - 1):  # wave position p0 + i commits new token i + 1
+        pos = p0 + i
+        errors.append((latents[i + 1] - fp.states[pos]).norm().item())
+        certified = certified and _last_tick_clean(gen, pos, window, ema, noise, max_depth)
+        allowed = None
+        if certified:
             bound = committed_error_bound(lam, eps, state_bound, lip, i, window)
             if errors[-1] > bound:
                 raise AssertionError(f"eps={eps:g}: wave position {i} (position {pos}) committed {errors[-1]:.3g} "
                                      f"from the fixed point, above the bound {bound:.3g} (lam={lam:.3g}, L={lip:.3g}, "
                                      f"B={state_bound:.3g}, r'={window})")
             bounds.append(bound)
-            top2 = fp.logits[pos].topk(2).values
-            logit_error = consts.dec_self[pos] * bound + consts.dec_cond[pos] * max(b for b in bounds if b is not None)
-            if (top2[0] - top2[1]).item() > 2 * logit_error:
-                margin_certified += 1
-                if gen.tokens[0][i + 1] != fp.tokens[i + 1]:
-                    raise AssertionError(f"eps={eps:g}: new token {i + 1} is {gen.tokens[0][i + 1]}, the fixed "
-                                         f"point's is {fp.tokens[i + 1]}, and its logit margin "
-                                         f"{(top2[0] - top2[1]).item():.3g} exceeds twice the error bound "
-                                         f"{logit_error:.3g}")
-        runs.append(LimitRun(eps, gen, tuple(errors), tuple(bounds), margin_certified))
-    return ConvergedLimit(True, "", fp, lam, lip, at_fp, tuple(runs))
+            worst = max(b for b in bounds if b is not None)  # every earlier position's bound (A_i of the proof)
+            allowed = 2 * (consts.dec_self[pos] * bound + consts.dec_cond[pos] * worst)
+        else:
+            bounds.append(None)
+        margin = _margin(fp, pos)
+        margin_certified += allowed is not None and margin > allowed
+        token, reference = gen.tokens[0][i + 1], fp.tokens[i + 1]
+        if token != reference:
+            if allowed is not None and margin > allowed:
+                raise AssertionError(f"eps={eps:g}: new token {i + 1} is {token}, the fixed point's is {reference}, "
+                                     f"and its logit margin {margin:.3g} exceeds twice the error bound allows "
+                                     f"({allowed:.3g})")
+            return LimitRun(eps, gen, tuple(errors), tuple(bounds), margin_certified,
+                            Divergence(i + 1, token, reference, margin, allowed))
+    return LimitRun(eps, gen, tuple(errors), tuple(bounds), margin_certified)
+
+
+def _margin(fp: FixedPoint, pos: int) -> float:
+    top2 = fp.logits[pos].topk(2).values
+    return (top2[0] - top2[1]).item()

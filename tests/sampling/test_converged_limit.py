@@ -198,6 +198,40 @@ def test_the_check_catches_a_sampler_that_does_not_converge():
             check_converged_limit(mutant, model, [1, 2, 3], (1e-6,), window=2, max_new_tokens=4, reference=reference)
 
 
+def test_every_run_reports_its_tightness_and_where_its_tokens_left_the_fixed_point():
+    model = contractive(0)
+    reference = ar_fixed_point(model, [1, 2, 3], 4)
+    good = df_sampler(reference, inner=2, max_wavefront=4, init_scale=1.0, ema=0.0)
+    run = check_converged_limit(good, model, [1, 2, 3], (1e-6,), window=2, max_new_tokens=4,
+                                reference=reference).runs[0]
+    assert run.divergence is None and len(run.tightness) == run.bounded == 3
+    assert all(0 < t <= 1 for t in run.tightness) and run.max_tightness == max(run.tightness)
+    assert "3 positions compared" in run.summary() and "error/bound at most" in run.summary()
+
+    def wrong_token(m, batch, n, exit):  # outside the theorem (eta > 0): no bound, so no certified margin
+        out = df_sampler(reference, inner=2, max_wavefront=4, init_scale=1.0, ema=0.3)(m, batch, n, exit)
+        out.tokens[0][2] = (out.tokens[0][2] + 1) % m.config.vocab_size
+        return out
+
+    run = check_converged_limit(wrong_token, model, [1, 2, 3], (1e-6,), window=2, max_new_tokens=4, ema=0.3,
+                                reference=reference).runs[0]
+    assert run.divergence is not None and run.divergence.index == 2 and run.divergence.allowed is None
+    assert run.divergence.reference == reference.tokens[2] and len(run.errors) == 2 and run.bounded == 0
+    assert "new token 2 left the fixed point" in run.summary()
+
+
+def test_matrix_free_constants_give_the_same_verdicts():
+    model = contractive(0)
+    reference = ar_fixed_point(model, [1, 2, 3], 4)
+    good = df_sampler(reference, inner=2, max_wavefront=4, init_scale=1.0, ema=0.0)
+    dense = check_converged_limit(good, model, [1, 2, 3], (1e-6,), window=2, max_new_tokens=4,
+                                  reference=reference, constants="dense")
+    free = check_converged_limit(good, model, [1, 2, 3], (1e-6,), window=2, max_new_tokens=4,
+                                 reference=reference, constants="matrix_free")
+    assert free.contraction == pytest.approx(dense.contraction, rel=1e-7)
+    assert free.runs[0].bounded == dense.runs[0].bounded == 3 and free.runs[0].errors == dense.runs[0].errors
+
+
 def test_constants_are_the_largest_over_the_measured_states():
     model = contractive(1)
     reference = ar_fixed_point(model, [4, 5, 6], 3)
