@@ -1,5 +1,5 @@
 """Every error of the `rdtheory` command is one line on stderr naming the argument and the rule, with exit status
-2 and nothing on stdout; a closed output pipe ends a command quietly."""
+2 and nothing on stdout; a closed output pipe ends a command quietly; `rdtheory bench` without CUDA."""
 
 import json
 import os
@@ -9,7 +9,9 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+import torch
 
+from rdtheory import bench
 from rdtheory.cli import main
 
 DATA = resources.files("rdtheory.costs") / "data"
@@ -73,6 +75,11 @@ PATHS = [
     (["calibrate", "--stages", "{tmp}/no_records.json", "--generation", GENERATION, "--out", "{tmp}/c.json"],
      "--stages, --generation or --validation", "lacks the field 'records'"),
     (["calibrate", *FIT, "--hardware", "nope", "--out", "{tmp}/c.json"], "--hardware='nope'", "is unknown; known: "),
+    (["bench", "--out", "{tmp}/b.json"], "bench: error: needs a CUDA device", "torch.cuda.is_available() is False"),
+    (["bench", "--out", "{tmp}/b.json", "--only", "nope"], "--only='nope'", "is not a case; cases: 'AR r=32'"),
+    (["bench", "--out", "{tmp}/b.json", "--profile", "DF fixed r'=4"] + ["--only", "AR r=32"],
+     "--profile=\"DF fixed r'=4\"", "must also be in --only"),
+    (["bench", "--out", "{tmp}/missing/b.json"], "--out='", "must be a file in an existing folder"),
 ]
 
 
@@ -100,12 +107,14 @@ def one_error_line(capsys: pytest.CaptureFixture[str], command: str) -> str:
 
 
 @pytest.mark.parametrize("argv, argument, rule", PATHS, ids=[" ".join(p[0]).replace(str(DATA), "DATA") for p in PATHS])
-def test_every_error_is_one_line_naming_the_argument_and_the_rule(argv, argument, rule, inputs, capsys):
+def test_every_error_is_one_line_naming_the_argument_and_the_rule(argv, argument, rule, inputs, capsys,
+                                                                   monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     argv = [a.replace("{tmp}", str(inputs)) for a in argv]
     assert main(argv) == 2
     line = one_error_line(capsys, argv[0])
     assert argument in line and rule in line, line
-    assert not (inputs / "c.json").exists()
+    assert not (inputs / "c.json").exists() and not (inputs / "b.json").exists()
 
 
 def test_calibrate_without_scipy_names_the_module_and_how_to_install_it(tmp_path, capsys, monkeypatch):
@@ -115,6 +124,17 @@ def test_calibrate_without_scipy_names_the_module_and_how_to_install_it(tmp_path
     line = one_error_line(capsys, "calibrate")
     assert "needs scipy, which is not installed: pip install scipy" in line
     assert not (tmp_path / "c.json").exists()
+
+
+def test_bench_keeps_its_module_entry_point_with_the_same_options(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert bench.main(["--out", str(tmp_path / "b.json"), "--compile"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "rdtheory bench: error: needs a CUDA device; torch.cuda.is_available() is False\n"
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = capsys.readouterr().out
+    assert all(flag in text for flag in ("--out", "--only", "--profile", "--compile")), text
 
 
 @pytest.mark.parametrize("argv, unbuffered", [(["plan"], False), (["plan"], True),
