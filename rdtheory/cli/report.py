@@ -12,7 +12,7 @@ def add_parser(sub: Any) -> None:
                        "FAIL per check; exit status 1 if any fails), draw its schedules, predict Huginn-0125 tokens/s "
                        "for AR and DF on the bundled accelerators with the calibration's band, and run the shipped "
                        "model rdtheory/looped-tiny; write report.md and PNG figures to --out. A progress bar goes to "
-                       "stderr.")
+                       "stderr. An interrupted run leaves a report.md that says so (exit status 130).")
     r.add_argument("--out", default="report", help="folder to write report.md and the figures into "
                    "(default: report/ under the working directory)")
     r.add_argument("--quick", action="store_true", help="fewer cases and 16 instead of 64 held-out grids")
