@@ -1,4 +1,4 @@
-"""Full-scale generation speed on the GPU (python -m rdtheory.bench), against the memory-bandwidth roofline.
+"""Full-scale generation speed on the GPU (`rdtheory bench`, or python -m rdtheory.bench), against the roofline.
 
 Huginn-0125 shape, random weights, bf16, prompts of 64 tokens, 48 new tokens: AR at r = 32; diffusion forcing with
 the fixed rule (r' = 4, headway 1) and with LatentDiff(0.03) (the paper's defaults); the fixed rule batched at
@@ -7,11 +7,15 @@ ticks and core passes, the bytes the cost model says the run must move, and the 
 of the datasheet's and of the measured copy bandwidth, and the clocks read while the case ran. Eager runs (no CUDA
 graphs) are timed once for reference. `--profile` adds, in the same run, a torch.profiler pass of the named cases:
 GPU-busy time against wall time and the top kernels (tables written beside the JSON).
+
+The arguments are checked before the model is built (`problem`): an unknown case name, an --out outside an
+existing folder or a machine without CUDA is one line on stderr and exit status 2.
 """
 
 import argparse
 import json
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -129,14 +133,47 @@ def profile_case(model: Any, run: Callable[..., Any], path: Path) -> dict[str, A
                             for e in top]}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
-    parser.add_argument("--only", nargs="*", help="case names to run (default: all)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options, shared by `python -m rdtheory.bench` and `rdtheory bench`."""
+    parser.add_argument("--out", required=True, help="JSON file to write")
+    parser.add_argument("--only", nargs="*", default=[], help="case names to run (default: all)")
     parser.add_argument("--profile", nargs="*", default=[], help="case names to profile (tables beside --out)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the sandwich blocks")
-    args = parser.parse_args(argv)
 
+
+def problem(args: argparse.Namespace) -> str | None:
+    """Why the benchmark cannot run as asked (an argument naming its flag, or no CUDA device), or None."""
+    import torch
+
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        return f"--out={args.out!r} must be a file in an existing folder"
+    known = list(cases(None))
+    for flag, names in (("--only", args.only), ("--profile", args.profile)):
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            return f"{flag}={unknown[0]!r} is not a case; cases: {', '.join(map(repr, known))}"
+    skipped = [name for name in args.profile if args.only and name not in args.only]
+    if skipped:
+        return f"--profile={skipped[0]!r} must also be in --only: only the cases that run are profiled"
+    if not torch.cuda.is_available():
+        return "needs a CUDA device; torch.cuda.is_available() is False"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rdtheory.bench", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    why = problem(args)
+    if why is not None:
+        print(f"rdtheory bench: error: {why}", file=sys.stderr)
+        return 2
+    return benchmark(args)
+
+
+def benchmark(args: argparse.Namespace) -> int:
+    """The benchmark of the module doc, with arguments `problem` found nothing wrong with."""
     import torch
 
     from rdtheory.costs.environment import ceilings, environment
@@ -145,23 +182,23 @@ def main(argv: list[str] | None = None) -> int:
 
     record: dict[str, Any] = {"kind": "generation_speed", "environment": environment(), "ceilings": ceilings(),
                               "prompt": PROMPT, "new_tokens": NEW_TOKENS, "repeats": REPEATS, "cases": {}}
-    datasheet = get_hardware("H100 SXM").bandwidth_bytes_per_s
+    datasheet, out = get_hardware("H100 SXM").bandwidth_bytes_per_s, Path(args.out)
     model = random_huginn(torch.bfloat16)
     record["compiled_blocks"] = args.compile
     if args.compile:
         model.compile_blocks()
     with torch.no_grad():
-        for name, (batch, run) in cases(model).items():
+        for name, (batch, generate) in cases(model).items():
             if args.only and name not in args.only:
                 continue
-            result = measure_case(model, run, batch, eager=batch == 1 and "LatentDiff" not in name)
+            result = measure_case(model, generate, batch, eager=batch == 1 and "LatentDiff" not in name)
             result["fraction_of_datasheet_bandwidth"] = result["achieved_bytes_per_s"] / datasheet
             result["fraction_of_copy_bandwidth"] = result["achieved_bytes_per_s"] / record["ceilings"][
                 "copy_bytes_per_s"]
             record["cases"][name] = result
             if name in args.profile:
-                table = args.out.with_name(f"{args.out.stem}_profile_{len(record['cases'])}.txt")
-                result["profile"] = profile_case(model, run, table) | {"table": table.name}
+                table = out.with_name(f"{out.stem}_profile_{len(record['cases'])}.txt")
+                result["profile"] = profile_case(model, generate, table) | {"table": table.name}
                 print(f"  profile: {result['profile']}", flush=True)
             print(f"{name:28s} {result['tokens_per_s']:8.1f} tok/s  {result['ticks']:4d} ticks  "
                   f"{result['fraction_of_datasheet_bandwidth']:.2f} of datasheet bandwidth  "
@@ -172,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     b1, b8 = record["cases"].get("DF fixed r'=4"), record["cases"].get("DF fixed r'=4 B=8")
     if b1 and b8:
         record["b8_over_b1"] = b8["tokens_per_s"] / b1["tokens_per_s"]
-    args.out.write_text(json.dumps(record, indent=1) + "\n")
+    out.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps({k: record.get(k) for k in ("df_over_ar", "b8_over_b1")}))
     return 0
 

@@ -1,11 +1,13 @@
 """`rdtheory report`: the checks pass and the folder holds the tables and figures; a failing check fails the
-command; the help and the argument errors."""
+command; an interrupted run leaves a report.md that says so; the help and the argument errors."""
 
 import io
 import json
 import re
+import signal
 import subprocess
 import sys
+import threading
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,6 +24,8 @@ from rdtheory.report.sections import validation_note
 pytestmark = pytest.mark.xdist_group("report")  # one worker: the runs share state and CPU
 
 CACHED = ("exact_limit_checks", "boundary_checks", "converged_checks", "model_section")
+ROOT = Path(__file__).resolve().parents[1]
+EARLIER = "# rdtheory report\n\n**All 20 checks pass.**\n"
 HEADLINE = {"headline": {"exact_match": {"ar": 0.984, "df": 0.969}, "speedup": 2.77}, "rows": [1, 2]}
 
 
@@ -125,6 +129,65 @@ def test_a_failing_check_makes_the_exit_status_nonzero(quick, tmp_path, monkeypa
     assert "| **FAIL** | exact AR limit |" in md and re.search(r"\*\*\d+ of \d+ checks FAIL\.\*\*", md)
 
 
+def earlier_report(folder: Path) -> None:
+    """A folder as an earlier, complete run left it."""
+    (folder / "report.md").write_text(EARLIER)
+    (folder / "convergence.png").write_bytes(b"an earlier run's figure")
+
+
+def assert_incomplete(folder: Path, step: str) -> None:
+    """The earlier verdict is gone, report.md says where the run stopped, the earlier figure is untouched and no
+    staging folder is left."""
+    first = (folder / "report.md").read_text().splitlines()[0]
+    assert re.fullmatch(rf"# INCOMPLETE: the run was interrupted during step {step}.*; no check verdict is "
+                        "claimed.", first), first
+    assert "checks pass" not in (folder / "report.md").read_text()
+    assert (folder / "convergence.png").read_bytes() == b"an earlier run's figure"
+    assert sorted(p.name for p in folder.iterdir()) == ["convergence.png", "report.md"]
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, RuntimeError])
+def test_a_stopped_run_leaves_a_report_that_says_so(stop, quick, tmp_path, monkeypatch, capsys):
+    """Stopped while drawing schedules, after the convergence figure was drawn: the earlier run's figure stays,
+    its report.md does not. Ctrl-C is one line and exit status 130; another exception goes on."""
+    earlier_report(tmp_path)
+    for name in CACHED[:3]:
+        monkeypatch.setattr(report, name, lambda *a, _v=quick.results[name]: _v)
+
+    def stopped(folder: Path) -> None:
+        assert folder.parent == tmp_path and (folder / "convergence.png").exists(), "figures are staged first"
+        raise stop("stopped")
+
+    monkeypatch.setattr(report, "schedule_checks_and_figures", stopped)
+    argv = ["report", "--out", str(tmp_path), "--quick"]
+    if stop is KeyboardInterrupt:
+        assert main(argv) == 130
+        assert capsys.readouterr().err.splitlines()[-1] == "rdtheory report: interrupted"
+    else:
+        with pytest.raises(RuntimeError, match="stopped"):
+            main(argv)
+    assert_incomplete(tmp_path, f'4 of 7 "drawing schedules" \\({stop.__name__}\\)')
+
+
+def test_ctrl_c_during_a_run_leaves_a_report_that_says_so(tmp_path):
+    """The real signal, once the first progress line shows the run has started."""
+    earlier_report(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "rdtheory.cli", "report", "--quick", "--out", str(tmp_path)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(60, proc.kill)  # a run that never shows progress must not hang the suite
+    watchdog.start()
+    try:
+        first = proc.stderr.readline()
+        assert first.startswith("[") and "1/7 checking exact AR limits" in first, first
+        proc.send_signal(signal.SIGINT)
+        rest = proc.stderr.read()
+        assert proc.wait() == 130, rest
+    finally:
+        watchdog.cancel()
+    assert rest.splitlines()[-1] == "rdtheory report: interrupted" and "Traceback" not in rest, rest
+    assert_incomplete(tmp_path, r"\d of 7 ")
+
+
 def test_report_help_is_fast_and_imports_no_torch():
     code = ("import sys\nfrom rdtheory.cli import main\ntry:\n    main(['report', '--help'])\n"
             "except SystemExit as e:\n    print('exit', e.code, 'torch' in sys.modules)")
@@ -136,10 +199,9 @@ def test_report_help_is_fast_and_imports_no_torch():
 def test_out_must_be_a_folder(tmp_path, capsys):
     file = tmp_path / "taken.txt"
     file.write_text("")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["report", "--out", str(file)])
-    assert exit_info.value.code == 2
-    assert f"--out={str(file)!r} is a file; it must be a folder" in capsys.readouterr().err
+    assert main(["report", "--out", str(file)]) == 2
+    assert capsys.readouterr().err == f"rdtheory report: error: --out={str(file)!r} is a file; it must be a folder " \
+        "(created if missing)\n"
     with pytest.raises(ValueError, match=r"out='.*taken.txt' is a file; it must be a folder"):
         report.run(file)
 

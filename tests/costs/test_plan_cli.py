@@ -147,8 +147,8 @@ def test_cli_plan_roofline_has_no_band(capsys):
     (["plan", "--hardware", "TPU v9"], "hardware='TPU v9' is unknown"),
     (["plan", "--hardware", "L40S", "--batch", "64", "--prompt", "3000", "--tokens", "1000"],
      "> memory_bytes=48 GB of L40S"),
-    (["plan", "--inner", "0"], "inner=0 must be an int >= 1"),
-    (["plan", "--prompt", "4000", "--tokens", "200"], "exceeds block_size=4096"),
+    (["plan", "--inner", "0"], "--inner=0 must be an int >= 1"),
+    (["plan", "--prompt", "4000", "--tokens", "200"], "--prompt=4000 + --tokens=200 - 1 must be <= 4096"),
 ])
 def test_cli_plan_errors_are_clear(argv, message, capsys):
     assert main(argv) == 2
