@@ -159,7 +159,8 @@ def check_converged_limit(sampler: LimitSampler, model: RecurrentDepthLM, prompt
                           epsilons: Sequence[float] = (1e-3, 1e-6), *, window: int, max_new_tokens: int = 5,
                           ema: float = 0.0, noise: NoiseSchedule = NO_NOISE, max_depth: int | None = None,
                           max_contraction: float = 0.9, prefill_tol: float | None = None,
-                          reference: FixedPoint | None = None, constants: str = "auto") -> ConvergedLimit:
+                          reference: FixedPoint | None = None, constants: str = "auto",
+                          floor: float = 0.0) -> ConvergedLimit:
     """Run `sampler(model, [prompt], max_new_tokens, LatentDiff(eps))` for each eps and check the converged
     limit against the AR fixed point (module docstring): raises AssertionError where a committed latent exceeds
     the theorem's bound or a margin-certified token differs; returns what was measured.
@@ -170,7 +171,11 @@ def check_converged_limit(sampler: LimitSampler, model: RecurrentDepthLM, prompt
     theorem takes the prompt's states to be the reference's). reference: a precomputed `ar_fixed_point` for the same
     prompt and max_new_tokens. prefill_tol defaults to 1e-12 for float64 models and 1e-5 for float32. constants:
     how lam and L are measured, "dense", "matrix_free" or "auto" (`rdtheory.testing.contraction.step_constants`;
-    matrix-free is what runs at Huginn-0125's shape)."""
+    matrix-free is what runs at Huginn-0125's shape). floor: an absolute distance added to every latent bound (and
+    through the decoder's constants to the logit error) for a sampler that runs in a lower precision than `model`,
+    the reference: the distance at which that precision holds the fixed point (0 for the same precision)."""
+    if not floor >= 0:
+        raise ValueError(f"floor={floor} must be >= 0")
     prefill_tol = (1e-12 if model.dtype == torch.float64 else 1e-5) if prefill_tol is None else prefill_tol
     if max_new_tokens < 2:
         raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 2 (one wave position at least)")
@@ -204,12 +209,12 @@ def check_converged_limit(sampler: LimitSampler, model: RecurrentDepthLM, prompt
     if lam >= max_contraction:
         return ConvergedLimit(False, f"measured lam={lam:.3g} >= {max_contraction} at the committed states", fp,
                               lam, lip, at_fp)
-    runs = tuple(_compare(eps, gen, fp, consts, p0, window, ema, noise, max_depth) for eps, gen in generations)
+    runs = tuple(_compare(eps, gen, fp, consts, p0, window, ema, noise, max_depth, floor) for eps, gen in generations)
     return ConvergedLimit(True, "", fp, lam, lip, at_fp, runs)
 
 
 def _compare(eps: float, gen: Generation, fp: FixedPoint, consts: Constants, p0: int, window: int, ema: float,
-             noise: NoiseSchedule, max_depth: int | None) -> LimitRun:
+             noise: NoiseSchedule, max_depth: int | None, floor: float) -> LimitRun:
     """Compare one run with the fixed point position by position, asserting the bound and the certified tokens,
     up to the first committed token that differs from the reference (recorded, never skipped silently)."""
     lam, lip = max(consts.lam), max(consts.cond)
@@ -226,11 +231,11 @@ def _compare(eps: float, gen: Generation, fp: FixedPoint, consts: Constants, p0:
         certified = certified and _last_tick_clean(gen, pos, window, ema, noise, max_depth)
         allowed = None
         if certified:
-            bound = committed_error_bound(lam, eps, state_bound, lip, i, window)
+            bound = committed_error_bound(lam, eps, state_bound, lip, i, window) + floor
             if errors[-1] > bound:
                 raise AssertionError(f"eps={eps:g}: wave position {i} (position {pos}) committed {errors[-1]:.3g} "
                                      f"from the fixed point, above the bound {bound:.3g} (lam={lam:.3g}, L={lip:.3g}, "
-                                     f"B={state_bound:.3g}, r'={window})")
+                                     f"B={state_bound:.3g}, r'={window}, floor={floor:.3g})")
             bounds.append(bound)
             worst = max(b for b in bounds if b is not None)  # every earlier position's bound (A_i of the proof)
             allowed = 2 * (consts.dec_self[pos] * bound + consts.dec_cond[pos] * worst)

@@ -17,14 +17,19 @@ from rdtheory.model.recurrent import RecurrentDepthLM
 
 @torch.no_grad()
 def random_model(
-    config: ModelConfig, seed: int, gain: float = 2.5, state_gain: float = 1.5, dtype: torch.dtype = torch.float64
+    config: ModelConfig, seed: int, gain: float = 2.5, state_gain: float = 1.5, dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
 ) -> RecurrentDepthLM:
     """Huginn-initialised weights from `seed`, every matrix times `gain`, the adapter's state half rescaled to
-    spectral norm `state_gain`, norms perturbed around one and q/k biases drawn (so that they matter)."""
+    spectral norm `state_gain`, norms perturbed around one and q/k biases drawn (so that they matter). The weights
+    are drawn on `device` (a model of Huginn-0125's shape is drawn on the GPU in seconds), so the same seed gives
+    other weights on another device type."""
     gen = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[] if torch.device(device).type == "cpu" else [torch.device(device)]):
         torch.manual_seed(seed)
-        model = RecurrentDepthLM(config).to(dtype)
+        with torch.device(device):
+            model = RecurrentDepthLM(config)
+        model = model.to(dtype)
     for name, p in model.named_parameters():
         if p.dim() > 1:
             p.mul_(gain)
