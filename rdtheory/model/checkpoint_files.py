@@ -154,16 +154,31 @@ def write_weights(folder: Path, tensors: dict[str, Tensor], max_shard_bytes: int
     shards = _split(tensors, max_shard_bytes)
     remove_checkpoint_files(folder)
     if len(shards) == 1:
-        save_file(shards[0], folder / SINGLE_FILE, metadata={"format": "pt"} | digest_metadata(shards[0]))
+        _save(shards[0], folder / SINGLE_FILE)
         return
     weight_map, total = {}, 0
     for i, shard in enumerate(shards, start=1):
         name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
-        save_file(shard, folder / name, metadata={"format": "pt"} | digest_metadata(shard))
+        _save(shard, folder / name)
         weight_map |= {key: name for key in shard}
         total += sum(t.numel() * t.element_size() for t in shard.values())
     index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
     (folder / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+
+
+def _save(tensors: dict[str, Tensor], file: Path) -> None:
+    save_file(tensors, file, metadata={"format": "pt"} | digest_metadata(tensors))
+    # safetensors writes the metadata from a hash map, in an order that changes from one call to the next. The same
+    # tensors must give the same bytes (training records compare file digests), so the entries are sorted in place;
+    # the header keeps its length because only the order of its entries changes.
+    with open(file, "r+b") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        assert len(text) <= n, f"the rewritten header of {file} grew from {n} to {len(text)} bytes"
+        f.seek(8)
+        f.write(text.ljust(n, b" "))
 
 
 def remove_checkpoint_files(folder: Path) -> list[str]:
