@@ -20,6 +20,7 @@ _LAZY = {
     "ShareLast": "rdtheory.model.cache",
     "load_pretrained": "rdtheory.model.checkpoint",
     "save_pretrained": "rdtheory.model.checkpoint",
+    "CheckpointError": "rdtheory.model.checkpoint",
     "generate_ar": "rdtheory.sampling.autoregressive",
     "generate_adaptive": "rdtheory.sampling.autoregressive",
     "generate_df": "rdtheory.sampling.diffusion_forcing",

@@ -6,7 +6,9 @@ field names, and the presets `TINY` and `HUGINN_0125`. Knows nothing about torch
 
 import dataclasses
 import math
+import numbers
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +64,7 @@ class ModelConfig:
     pad_token_id: int | None = None
 
     def __post_init__(self) -> None:
+        self._check_types()
         for name in ("vocab_size", "n_embd", "n_heads", "n_layers_in_recurrent_block", "intermediate_size",
                      "block_size", "mean_recurrence"):
             _require(name, getattr(self, name), getattr(self, name) >= 1, "must be >= 1")
@@ -73,6 +76,8 @@ class ModelConfig:
                  f"must give an even head_dim (rotary pairs); n_embd/n_heads={self.n_embd / self.n_heads}")
         _require("rope_base", self.rope_base, self.rope_base > 1, "must be > 1")
         _require("norm_eps", self.norm_eps, self.norm_eps > 0, "must be > 0")
+        for name in ("rope_base", "norm_eps"):
+            _require(name, getattr(self, name), math.isfinite(getattr(self, name)), "must be finite")
         for name in ("bos_token_id", "pad_token_id"):
             value = getattr(self, name)
             _require(name, value, value is None or 0 <= value < self.vocab_size,
@@ -80,6 +85,24 @@ class ModelConfig:
         for tok in self.eos_token_ids:
             _require("eos_token_ids", self.eos_token_ids, 0 <= tok < self.vocab_size,
                      f"every id must lie in [0, vocab_size={self.vocab_size})")
+
+    def _check_types(self) -> None:
+        # Comparisons below would accept 3.5 or True for a layer count, or raise a bare TypeError for "32".
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in _BOOL_FIELDS:
+                ok, kind = isinstance(value, bool), "a bool"
+            elif f.name in _REAL_FIELDS:
+                ok, kind = _is_real(value), "a real number"
+            elif f.name in _OPTIONAL_INT_FIELDS:
+                ok, kind = value is None or _is_int(value), "an int or None"
+            elif f.name == "eos_token_ids":
+                ok = isinstance(value, tuple) and all(_is_int(tok) for tok in value)
+                kind = "a tuple of ints"
+            else:
+                ok, kind = _is_int(value), "an int"
+            if not ok:
+                raise TypeError(f"{f.name}={value!r} must be {kind}, not {type(value).__name__}")
 
     @property
     def head_dim(self) -> int:
@@ -111,7 +134,10 @@ class ModelConfig:
 
     @classmethod
     def from_huggingface(cls, raw: dict[str, Any]) -> "ModelConfig":
-        """Read Huginn's config.json fields. Architecture-changing values we do not implement are errors."""
+        """Read Huginn's config.json fields. Architecture-changing values we do not implement are errors; a
+        missing required field is a ValueError and a field of the wrong type a TypeError, each naming the field."""
+        if not isinstance(raw, Mapping):
+            raise TypeError(f"config.json must hold a JSON object of fields, not {type(raw).__name__}: {raw!r:.80}")
         raw = dict(raw)
         for key, expected in _FIXED_CHOICES.items():
             if key in raw and raw[key] != expected:
@@ -120,29 +146,31 @@ class ModelConfig:
             raise ValueError(f"config.json bias={raw['bias']!r} is not supported; Huginn has no linear biases")
         if raw.get("test_time_noise", 0):
             raise ValueError(f"config.json test_time_noise={raw['test_time_noise']!r} is not supported; must be 0")
-        n_heads = raw.get("n_heads", raw.get("num_attention_heads"))
-        n_embd = raw.get("n_embd", raw.get("hidden_size"))
+        for key in ("num_key_value_heads", "n_layers", "head_dim", "vocab_size"):
+            if key in raw and not _is_int(raw[key]):
+                raise TypeError(f"config.json {key}={raw[key]!r} must be an int, not {type(raw[key]).__name__}")
+        n_heads = _field(raw, "n_heads", "num_attention_heads")
         if raw.get("num_key_value_heads", n_heads) != n_heads:
             raise ValueError(f"config.json num_key_value_heads={raw['num_key_value_heads']!r} must equal "
                              f"n_heads={n_heads!r}: Huginn uses full multi-head attention")
-        vocab = raw.get("padded_vocab_size", raw.get("vocab_size"))
+        vocab = _field(raw, "padded_vocab_size", "vocab_size")
         eos = raw.get("eos_token_id")
         eos_ids = () if eos is None else (tuple(eos) if isinstance(eos, (list, tuple)) else (eos,))
         config = cls(
             vocab_size=vocab,
-            n_embd=n_embd,
+            n_embd=_field(raw, "n_embd", "hidden_size"),
             n_heads=n_heads,
-            n_layers_in_prelude=raw["n_layers_in_prelude"],
-            n_layers_in_recurrent_block=raw["n_layers_in_recurrent_block"],
-            n_layers_in_coda=raw["n_layers_in_coda"],
-            intermediate_size=raw["intermediate_size"],
-            block_size=raw["block_size"],
-            mean_recurrence=raw["mean_recurrence"],
+            n_layers_in_prelude=_field(raw, "n_layers_in_prelude"),
+            n_layers_in_recurrent_block=_field(raw, "n_layers_in_recurrent_block"),
+            n_layers_in_coda=_field(raw, "n_layers_in_coda"),
+            intermediate_size=_field(raw, "intermediate_size"),
+            block_size=_field(raw, "block_size"),
+            mean_recurrence=_field(raw, "mean_recurrence"),
             mean_backprop_depth=raw.get("mean_backprop_depth", 0),
-            rope_base=float(raw.get("rope_base", 50_000.0)),
-            norm_eps=float(raw.get("norm_eps", 1e-6)),
-            qk_bias=bool(raw.get("qk_bias", True)),
-            tie_embeddings=bool(raw.get("tie_embeddings", True)),
+            rope_base=_as_float(raw.get("rope_base", 50_000.0)),
+            norm_eps=_as_float(raw.get("norm_eps", 1e-6)),
+            qk_bias=raw.get("qk_bias", True),
+            tie_embeddings=raw.get("tie_embeddings", True),
             bos_token_id=raw.get("bos_token_id"),
             eos_token_ids=eos_ids,
             pad_token_id=raw.get("pad_token_id"),
@@ -201,6 +229,40 @@ class ModelConfig:
 def _require(name: str, value: Any, ok: bool, rule: str) -> None:
     if not ok:
         raise ValueError(f"{name}={value!r} {rule}")
+
+
+_BOOL_FIELDS = {"qk_bias", "tie_embeddings"}
+_REAL_FIELDS = {"rope_base", "norm_eps"}
+_OPTIONAL_INT_FIELDS = {"bos_token_id", "pad_token_id"}
+
+
+def _is_int(value: Any) -> bool:
+    # bool is an int subclass in Python, but True for a layer count is a mistake, not a 1.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _as_float(value: Any) -> Any:
+    """JSON writes 50000.0 as 50000 at times: an int becomes a float (one too large for a float becomes inf, which
+    validation refuses); anything else is left for validation."""
+    if not _is_int(value):
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _field(raw: dict[str, Any], *names: str) -> Any:
+    """The first of `names` present in config.json (several names are aliases of one field)."""
+    for name in names:
+        if name in raw:
+            return raw[name]
+    spelled = " or ".join(repr(n) for n in names)
+    raise ValueError(f"config.json lacks the required field {spelled}")
 
 
 HUGINN_0125 = ModelConfig(

@@ -84,3 +84,53 @@ def test_invalid_config_names_field_value_and_rule(change, match):
 def test_config_is_frozen():
     with pytest.raises(AttributeError):
         TINY.n_embd = 8  # type: ignore[misc]  # the point of the test
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"n_embd": "32"}, "n_embd='32' must be an int, not str"),
+    ({"block_size": 3.5}, "block_size=3.5 must be an int, not float"),
+    ({"mean_recurrence": True}, "mean_recurrence=True must be an int, not bool"),
+    ({"rope_base": "10000"}, "rope_base='10000' must be a real number"),
+    ({"norm_eps": None}, "norm_eps=None must be a real number"),
+    ({"qk_bias": 1}, "qk_bias=1 must be a bool"),
+    ({"tie_embeddings": "false"}, "tie_embeddings='false' must be a bool"),
+    ({"bos_token_id": 1.0}, "bos_token_id=1.0 must be an int or None"),
+    ({"eos_token_ids": ("2",)}, "eos_token_ids=.*must be a tuple of ints"),
+    ({"eos_token_ids": [2]}, "eos_token_ids=.*must be a tuple of ints"),
+])
+def test_field_of_the_wrong_type_is_a_type_error_naming_it(change, match):
+    with pytest.raises(TypeError, match=match):
+        TINY.replace(**change)
+
+
+def test_non_finite_reals_are_refused():
+    for name in ("rope_base", "norm_eps"):
+        with pytest.raises(ValueError, match=f"{name}=inf must be finite"):
+            TINY.replace(**{name: math.inf})
+
+
+TINY_JSON = TINY.to_huggingface()
+
+
+@pytest.mark.parametrize("raw,error,match", [
+    ({}, ValueError, "lacks the required field 'n_heads' or 'num_attention_heads'"),
+    ([], TypeError, "must hold a JSON object of fields, not list"),
+    ("config", TypeError, "must hold a JSON object of fields, not str"),
+    ({k: v for k, v in TINY_JSON.items() if k != "block_size"}, ValueError, "lacks the required field 'block_size'"),
+    (TINY_JSON | {"n_embd": "32"}, TypeError, "n_embd='32' must be an int"),
+    (TINY_JSON | {"vocab_size": "64"}, TypeError, "vocab_size='64' must be an int"),
+    (TINY_JSON | {"rope_base": "50000"}, TypeError, "rope_base='50000' must be a real number"),
+    (TINY_JSON | {"qk_bias": "false"}, TypeError, "qk_bias='false' must be a bool"),
+    (TINY_JSON | {"eos_token_id": "2"}, TypeError, "eos_token_ids=.*must be a tuple of ints"),
+    (TINY_JSON | {"mean_recurrence": 0}, ValueError, "mean_recurrence=0 must be >= 1"),
+])
+def test_malformed_config_json_names_the_field(raw, error, match):
+    with pytest.raises(error, match=match):
+        ModelConfig.from_huggingface(raw)
+
+
+def test_integer_reals_in_config_json_read_as_floats():
+    config = ModelConfig.from_huggingface(TINY_JSON | {"rope_base": 50000, "norm_eps": 1})
+    assert config.rope_base == 50000.0 and isinstance(config.rope_base, float) and config.norm_eps == 1.0
+    with pytest.raises(ValueError, match="rope_base=inf must be finite"):
+        ModelConfig.from_huggingface(TINY_JSON | {"rope_base": 10**400})

@@ -1,8 +1,14 @@
 """`RavenForCausalLM`: a transformers `PreTrainedModel` whose weights are a `RecurrentDepthLM`'s.
 
 The transformers model owns the same submodules (`transformer`, `lm_head`) as the `RecurrentDepthLM` it wraps, so
-the state-dict keys are Huginn's and `.lm` gives the model the samplers drive, sharing every parameter.
+the state-dict keys are Huginn's and `.lm` gives the model the samplers drive, sharing every parameter. The rotary
+table is not a parameter or buffer (a dtype cast would quantise it): `from_pretrained` of a local folder reads the
+stored `freqs_cis` after transformers' load and hands it to the model, as `rdtheory.load_pretrained` does.
 """
+
+import os
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -10,6 +16,7 @@ from transformers import PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutput
 
 from rdtheory.hf.configuration import RavenConfig
+from rdtheory.model.checkpoint import stored_rotary_table
 from rdtheory.model.layers import init_huginn_weights
 from rdtheory.model.recurrent import RecurrentDepthLM
 
@@ -28,6 +35,19 @@ class RavenForCausalLM(PreTrainedModel):
         self.transformer = lm.transformer
         self.lm_head = lm.lm_head
         self.post_init()
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *args: Any, **kwargs: Any) -> Any:
+        """transformers' `from_pretrained`, then, for a local folder, the checkpoint's stored rotary table."""
+        loaded = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded  # output_loading_info=True returns a pair
+        if isinstance(pretrained_model_name_or_path, (str, os.PathLike)):
+            folder = Path(pretrained_model_name_or_path) / kwargs.get("subfolder", "")
+            if folder.is_dir():
+                table = stored_rotary_table(folder)
+                if table is not None:
+                    model.lm.use_rotary_table(table)
+        return loaded
 
     @property
     def lm(self) -> RecurrentDepthLM:

@@ -1,28 +1,67 @@
 """Huginn-layout checkpoints: a directory with config.json and safetensors (one file, or shards with an index).
 
-Owns `load_pretrained` and `save_pretrained`. Only safetensors are read (never pickle). The layout is the released
-Huginn-0125's: both copies of the tied embedding (`transformer.wte.weight` and `lm_head.weight`) and the rotary
-table `freqs_cis` [1, block_size, 1, head_dim/2, 2] (float32 cos and sin) are stored; on load the table is checked
-against the config and otherwise ignored.
+Owns `load_pretrained` and `save_pretrained`: which tensors a checkpoint for a config holds, their shapes, the tied
+embedding and the rotary table. The files themselves (layout, reading, digests, writing) are `checkpoint_files`'.
+The layout written is the released Huginn-0125's: both copies of the tied embedding (`transformer.wte.weight` and
+`lm_head.weight`) and the rotary table `freqs_cis` [1, block_size, 1, head_dim/2, 2] (float32 cos, sin). Read are
+also the layouts transformers writes: without `lm_head.weight` when the embedding is tied, without `freqs_cis`.
+
+Error contract of `load_pretrained`: a missing folder, config.json or weight file is a `FileNotFoundError`; any
+malformed, inconsistent or corrupted checkpoint is a `CheckpointError` (a `ValueError`); both name the path. A bad
+`dtype` argument is a `TypeError` or `ValueError` about the argument.
 """
 
 import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import Tensor
 
 from rdtheory.config import ModelConfig
-from rdtheory.model.layers import rotary_table
+from rdtheory.model.checkpoint_files import (
+    CONFIG_NAME,
+    INDEX_FILE,
+    SINGLE_FILE,
+    STORAGE_DTYPES,
+    CheckpointError,
+    read_config,
+    read_tensors,
+    write_weights,
+)
+from rdtheory.model.layers import check_rotary_table
 from rdtheory.model.recurrent import SUPPORTED_DTYPES, RecurrentDepthLM
 
-CONFIG_NAME = "config.json"
-SINGLE_FILE = "model.safetensors"
-INDEX_FILE = "model.safetensors.index.json"
+__all__ = [
+    "CONFIG_NAME", "INDEX_FILE", "ROTARY_KEY", "SINGLE_FILE", "CheckpointError", "expected_tensors", "load_pretrained",
+    "parse_dtype", "read_config", "save_pretrained", "stored_rotary_table",
+]
+
 ROTARY_KEY = "freqs_cis"
-_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+_LM_HEAD, _WTE = "lm_head.weight", "transformer.wte.weight"
+_DTYPE_NAMES = {
+    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+    "float64": torch.float64, "fp64": torch.float64, "double": torch.float64,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+}
+
+
+def parse_dtype(dtype: torch.dtype | str | None, allowed: tuple[torch.dtype, ...]) -> torch.dtype | None:
+    """A torch dtype or its name ("bfloat16", "bf16", "torch.float32", ...) as a dtype in `allowed`; None stays
+    None. An unknown name is a ValueError listing the accepted names; a dtype not in `allowed` is a TypeError."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        found = _DTYPE_NAMES.get(dtype.removeprefix("torch."))
+        if found is None:
+            names = sorted(name for name, d in _DTYPE_NAMES.items() if d in allowed)
+            raise ValueError(f"dtype={dtype!r} is not a dtype name; accepted names are {names}")
+        dtype = found
+    if not isinstance(dtype, torch.dtype):
+        raise TypeError(f"dtype={dtype!r} must be a torch.dtype or its name, not {type(dtype).__name__}")
+    if dtype not in allowed:
+        raise TypeError(f"dtype={dtype} is not supported; use one of {allowed}")
+    return dtype
 
 
 def expected_tensors(config: ModelConfig) -> dict[str, tuple[int, ...]]:
@@ -35,112 +74,107 @@ def expected_tensors(config: ModelConfig) -> dict[str, tuple[int, ...]]:
 
 
 def save_pretrained(
-    model: RecurrentDepthLM, path: str | Path, max_shard_bytes: int | None = None, dtype: torch.dtype | None = None
+    model: RecurrentDepthLM, path: str | Path, max_shard_bytes: int | None = None,
+    dtype: torch.dtype | str | None = None,
 ) -> Path:
-    """Write config.json and the weights in Huginn's layout; shard when the weights exceed `max_shard_bytes`."""
+    """Write config.json and the weights in Huginn's layout (stored in `dtype`, default the model's; float16 is
+    allowed for storage), sharded when they exceed `max_shard_bytes`. The rotary table written is the one the model
+    uses (`model.freqs_cis()`). Checkpoint files already in the folder are replaced, never left to shadow these."""
     path = Path(path)
+    storage = parse_dtype(dtype, STORAGE_DTYPES) or model.dtype
     path.mkdir(parents=True, exist_ok=True)
-    dtype = dtype or model.dtype
-    tensors = {k: v.detach().to(dtype).contiguous().cpu().clone() for k, v in model.state_dict().items()}
-    tensors[ROTARY_KEY] = rotary_table(model.config, torch.float32).contiguous()
-    hf = model.config.to_huggingface() | {"torch_dtype": str(dtype).removeprefix("torch.")}
+    # One clone per key: the tied copies become two tensors, which safetensors requires.
+    tensors = {k: v.detach().to("cpu", storage).contiguous().clone() for k, v in model.state_dict().items()}
+    tensors[ROTARY_KEY] = model.freqs_cis().contiguous()
+    write_weights(path, tensors, max_shard_bytes)
+    hf = model.config.to_huggingface() | {"torch_dtype": str(storage).removeprefix("torch.")}
     (path / CONFIG_NAME).write_text(json.dumps(hf, indent=2) + "\n")
-    shards = _split(tensors, max_shard_bytes)
-    if len(shards) == 1:
-        save_file(shards[0], path / SINGLE_FILE, metadata={"format": "pt"})
-        return path
-    weight_map, total = {}, 0
-    for i, shard in enumerate(shards, start=1):
-        name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
-        save_file(shard, path / name, metadata={"format": "pt"})
-        weight_map |= {key: name for key in shard}
-        total += sum(t.numel() * t.element_size() for t in shard.values())
-    index = {"metadata": {"total_size": total}, "weight_map": dict(sorted(weight_map.items()))}
-    (path / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
     return path
 
 
-def _split(tensors: dict[str, Tensor], max_shard_bytes: int | None) -> list[dict[str, Tensor]]:
-    if max_shard_bytes is not None and max_shard_bytes < 1:
-        raise ValueError(f"max_shard_bytes={max_shard_bytes} must be >= 1 or None")
-    shards: list[dict[str, Tensor]] = [{}]
-    size = 0
-    for key, t in tensors.items():
-        nbytes = t.numel() * t.element_size()
-        if max_shard_bytes is not None and shards[-1] and size + nbytes > max_shard_bytes:
-            shards.append({})
-            size = 0
-        shards[-1][key] = t
-        size += nbytes
-    return shards
-
-
-def read_config(path: str | Path) -> ModelConfig:
-    path = Path(path)
-    if not (path / CONFIG_NAME).is_file():
-        raise FileNotFoundError(f"path={str(path)!r} has no {CONFIG_NAME}; a checkpoint directory needs one")
-    return ModelConfig.from_huggingface(json.loads((path / CONFIG_NAME).read_text()))
-
-
-def weight_files(path: Path) -> dict[str, Path]:
-    """Map each tensor key to the safetensors file that holds it."""
-    if (path / INDEX_FILE).is_file():
-        weight_map = json.loads((path / INDEX_FILE).read_text())["weight_map"]
-        return {key: path / name for key, name in weight_map.items()}
-    if (path / SINGLE_FILE).is_file():
-        with safe_open(path / SINGLE_FILE, framework="pt") as f:
-            return {key: path / SINGLE_FILE for key in f.keys()}
-    pickles = sorted(p.name for p in path.iterdir() if p.suffix in _PICKLE_SUFFIXES)
-    hint = f"; found {pickles}, which are pickle files and are never read" if pickles else ""
-    raise FileNotFoundError(f"path={str(path)!r} holds neither {SINGLE_FILE} nor {INDEX_FILE}{hint}")
-
-
 def load_pretrained(
-    path: str | Path, dtype: torch.dtype | None = None, device: torch.device | str = "cpu"
+    path: str | Path, dtype: torch.dtype | str | None = None, device: torch.device | str = "cpu"
 ) -> RecurrentDepthLM:
     """Load a Huginn-layout checkpoint directory, or a shipped model by name ("rdtheory/looped-tiny"; a local folder
-    of that name wins). dtype defaults to the stored dtype."""
+    of that name wins).
+
+    dtype (a torch dtype or a name such as "bfloat16") defaults to the stored dtype, except that weights stored in
+    float16 load as float32 (an exact upcast: float16 is not a compute dtype here). Tensors are read to the CPU,
+    checked, then cast and moved to `device`. Checks: the key set and shapes the config needs; every tensor finite;
+    the sha256 digests save_pretrained stores (files written by other tools carry none and load unverified); a
+    stored rotary table within tolerance of the config's (the stored table is then used); tied copies equal. A
+    tied checkpoint without lm_head.weight takes it from the embedding; one without freqs_cis computes the table.
+    Raises FileNotFoundError or CheckpointError naming the path (see the module docstring).
+    """
     from rdtheory.models import resolve
 
-    path = resolve(path)
-    config = read_config(path)
-    files = weight_files(path)
-    expected = expected_tensors(config)
-    missing = sorted(set(expected) - set(files))
-    if missing:
-        key = missing[0]
-        raise KeyError(f"checkpoint {str(path)!r} lacks tensor {key!r} (expected shape {list(expected[key])}); "
-                       f"{len(missing)} missing in all")
-    unexpected = sorted(set(files) - set(expected))
-    if unexpected:
-        raise KeyError(f"checkpoint {str(path)!r} has unexpected tensors {unexpected[:5]} "
-                       f"({len(unexpected)} in all) for this config")
-    tensors: dict[str, Tensor] = {}
-    for file in sorted(set(files.values())):
-        with safe_open(file, framework="pt", device=str(device)) as f:
-            for key in f.keys():
-                tensors[key] = f.get_tensor(key)
-    for key, shape in expected.items():
-        if tuple(tensors[key].shape) != shape:
-            raise ValueError(f"tensor {key!r} has shape {list(tensors[key].shape)}; the config needs {list(shape)}")
-    _check_rotary(tensors.pop(ROTARY_KEY), config)
-    if config.tie_embeddings and not torch.equal(tensors["lm_head.weight"], tensors["transformer.wte.weight"]):
-        raise ValueError("tie_embeddings=True but lm_head.weight differs from transformer.wte.weight in the checkpoint")
-    dtype = dtype or tensors["transformer.adapter.weight"].dtype
-    if dtype not in SUPPORTED_DTYPES:
-        raise TypeError(f"dtype={dtype} is not supported; use one of {SUPPORTED_DTYPES}")
+    folder = resolve(path)
+    want = parse_dtype(dtype, SUPPORTED_DTYPES)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"path={str(folder)!r} is not a directory; a checkpoint is a folder with "
+                                f"{CONFIG_NAME} and safetensors weights")
+    config = read_config(folder)
+    tensors, files = read_tensors(folder)
+    _check_keys_and_shapes(folder, config, tensors, files)
+    table = tensors.pop(ROTARY_KEY, None)
+    if table is not None:
+        _check_table(table, config, files[ROTARY_KEY])
+    _tie(folder, config, tensors, files)
+    stored = tensors["transformer.adapter.weight"].dtype
+    dtype = want or (torch.float32 if stored == torch.float16 else stored)
     with torch.device("meta"):
         model = RecurrentDepthLM(config)
-    model.load_state_dict({k: v.to(dtype) for k, v in tensors.items()}, assign=True, strict=True)
+    model.load_state_dict({k: v.to(device=device, dtype=dtype) for k, v in tensors.items()}, assign=True, strict=True)
     if config.tie_embeddings:
         model.lm_head.weight = model.transformer.wte.weight
+    if table is not None:
+        model.use_rotary_table(table)
     return model.eval()
 
 
-def _check_rotary(stored: Tensor, config: ModelConfig) -> None:
-    # The table is recomputed, but a stored table that disagrees means the config does not describe these weights.
-    ours = rotary_table(config, torch.float64)
-    err = (stored.double().cpu() - ours).abs().max().item()
-    if err > 1e-2:
-        raise ValueError(f"stored freqs_cis differs from the table for rope_base={config.rope_base} by {err:.3g}; "
-                         "config.json does not match these weights")
+def stored_rotary_table(path: str | Path) -> Tensor | None:
+    """The checkpoint's `freqs_cis`, checked against its config.json, or None when it stores none."""
+    folder = Path(path)
+    config = read_config(folder)
+    tensors, files = read_tensors(folder, only={ROTARY_KEY})
+    if ROTARY_KEY not in tensors:
+        return None
+    _check_table(tensors[ROTARY_KEY], config, files[ROTARY_KEY])
+    return tensors[ROTARY_KEY]
+
+
+def _check_keys_and_shapes(folder: Path, config: ModelConfig, tensors: dict[str, Tensor], files: dict[str, Path]
+                           ) -> None:
+    expected = expected_tensors(config)
+    optional = {ROTARY_KEY} | ({_LM_HEAD} if config.tie_embeddings else set())
+    missing = sorted(set(expected) - set(tensors) - optional)
+    if missing:
+        key = missing[0]
+        hint = "; config.json has tie_embeddings=false, so it must be stored" if key == _LM_HEAD else ""
+        raise CheckpointError(f"checkpoint {str(folder)!r} lacks tensor {key!r} (expected shape "
+                              f"{list(expected[key])}); {len(missing)} missing in all{hint}")
+    unexpected = sorted(set(tensors) - set(expected))
+    if unexpected:
+        raise CheckpointError(f"checkpoint {str(folder)!r} has unexpected tensors {unexpected[:5]} "
+                              f"({len(unexpected)} in all) for the config in {CONFIG_NAME}")
+    for key, t in tensors.items():
+        if tuple(t.shape) != expected[key]:
+            raise CheckpointError(f"{files[key]}: tensor {key!r} has shape {list(t.shape)}; the config needs "
+                                  f"{list(expected[key])}")
+
+
+def _check_table(table: Tensor, config: ModelConfig, file: Path) -> None:
+    try:
+        check_rotary_table(table, config)
+    except ValueError as e:
+        raise CheckpointError(f"{file}: {e}; {CONFIG_NAME} does not match these weights") from None
+
+
+def _tie(folder: Path, config: ModelConfig, tensors: dict[str, Tensor], files: dict[str, Path]) -> None:
+    if not config.tie_embeddings:
+        return
+    if _LM_HEAD not in tensors:
+        tensors[_LM_HEAD] = tensors[_WTE]  # transformers drops the tied copy when it saves
+    elif not torch.equal(tensors[_LM_HEAD], tensors[_WTE]):
+        raise CheckpointError(f"{files[_LM_HEAD]}: tie_embeddings=True but {_LM_HEAD} differs from {_WTE} in "
+                              f"checkpoint {str(folder)!r}")

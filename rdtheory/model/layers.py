@@ -41,13 +41,41 @@ class RMSNorm(nn.Module):
 def rotary_table(config: ModelConfig, dtype: torch.dtype = torch.float32) -> Tensor:
     """cos and sin of pos * base^(-2i/head_dim) for every position: [1, block_size, 1, head_dim/2, 2].
 
-    This is the layout of Huginn's persistent `freqs_cis` buffer. Angles are computed in float64.
+    This is the layout of Huginn's persistent `freqs_cis` buffer. For float64 the angles are computed in float64
+    (the exact table, which float64 models use). For any other dtype the table is computed as Huginn computes it,
+    every step in float32 (inverse frequencies, positions, their outer product, cos and sin), then cast: the
+    float32 table differs from the exact one by up to ~4e-4 at position 4095, and Huginn's weights were trained
+    with the float32 one.
     """
-    half = config.head_dim // 2
-    inv_freq = 1.0 / (config.rope_base ** (torch.arange(half, dtype=torch.float64) * 2.0 / config.head_dim))
-    angles = torch.outer(torch.arange(config.block_size, dtype=torch.float64), inv_freq)
+    work = torch.float64 if dtype == torch.float64 else torch.float32
+    inv_freq = 1.0 / (config.rope_base ** (torch.arange(0, config.head_dim, 2, dtype=work) / config.head_dim))
+    angles = torch.outer(torch.arange(config.block_size, dtype=work), inv_freq)
     table = torch.stack([angles.cos(), angles.sin()], dim=-1)
     return table[None, :, None].to(dtype)
+
+
+# A stored table may differ from our float32 computation by a few float32 ulps of the angle, because pow, cos and
+# sin round differently across platforms and libraries: at position 4095 an angle of ~4095 carries an ulp of 2.4e-4
+# and a one-ulp change of an inverse frequency moves it by as much again, so cos and sin can move by ~5e-4. The
+# float64 table cast to float32 is 3.6e-4 away (head_dim 96). A table for another rope_base, or in another layout
+# (sin before cos, rotate-half order), is O(1) away at late positions, so 1e-3 separates the two cases.
+ROTARY_TOLERANCE = 1e-3
+
+
+def check_rotary_table(table: Tensor, config: ModelConfig) -> None:
+    """Raise ValueError unless `table` is a float32 `freqs_cis` for `config`: shape [1, block_size, 1,
+    head_dim/2, 2], finite, within ROTARY_TOLERANCE of Huginn's float32 computation for config.rope_base."""
+    shape = (1, config.block_size, 1, config.head_dim // 2, 2)
+    if tuple(table.shape) != shape:
+        raise ValueError(f"freqs_cis has shape {list(table.shape)}; the config needs {list(shape)}")
+    if table.dtype != torch.float32:
+        raise ValueError(f"freqs_cis has dtype {table.dtype}; Huginn's table is float32")
+    if not bool(torch.isfinite(table).all()):
+        raise ValueError("freqs_cis holds non-finite values")
+    err = (table.detach().cpu().double() - rotary_table(config, torch.float32).double()).abs().max().item()
+    if err > ROTARY_TOLERANCE:
+        raise ValueError(f"freqs_cis differs from the rotary table for rope_base={config.rope_base} by {err:.3g} "
+                         f"(tolerance {ROTARY_TOLERANCE}); the config does not describe this table")
 
 
 def apply_rotary(x: Tensor, rot: Tensor) -> Tensor:

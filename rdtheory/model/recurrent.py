@@ -19,6 +19,7 @@ from rdtheory.model.layers import (
     KVAccess,
     RMSNorm,
     SandwichBlock,
+    check_rotary_table,
     compute_dtype,
     init_huginn_weights,
     make_chunk,
@@ -48,6 +49,8 @@ class RecurrentDepthLM(nn.Module):
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_embeddings:
             self.lm_head.weight = self.transformer.wte.weight
+        # A plain float32 CPU attribute, not a buffer: model.to(torch.bfloat16) must not quantise it.
+        self._freqs_cis: Tensor | None = None
         self._rotary: dict[tuple[torch.device, torch.dtype], Tensor] = {}
         self._block = _run_block
         if self.lm_head.weight.device.type != "meta":
@@ -89,11 +92,30 @@ class RecurrentDepthLM(nn.Module):
         return make_chunk(pos, valid, self.rotations(pos.device), kv_len)
 
     def rotations(self, device: torch.device) -> Tensor:
-        """Rotary cos and sin for every position, [block_size, head_dim/2, 2], in the compute precision."""
+        """Rotary cos and sin for every position, [block_size, head_dim/2, 2], in the compute precision.
+
+        float32 and bfloat16 models use `freqs_cis()` (the checkpoint's table, else Huginn's float32 computation);
+        float64 models use the exact float64 table, which the float64 exactness tests depend on."""
         key = (device, compute_dtype(self.dtype))
         if key not in self._rotary:
-            self._rotary[key] = rotary_table(self.config, torch.float64)[0, :, 0].to(device=device, dtype=key[1])
+            table = rotary_table(self.config, torch.float64) if key[1] == torch.float64 else self.freqs_cis()
+            self._rotary[key] = table[0, :, 0].to(device=device, dtype=key[1])
         return self._rotary[key]
+
+    def freqs_cis(self) -> Tensor:
+        """The float32 rotary table [1, block_size, 1, head_dim/2, 2] of this model: the one given to
+        `use_rotary_table` (a checkpoint's stored table), else Huginn's float32 computation."""
+        if self._freqs_cis is None:
+            return rotary_table(self.config, torch.float32)
+        return self._freqs_cis
+
+    def use_rotary_table(self, table: Tensor) -> "RecurrentDepthLM":
+        """Use `table` (a checkpoint's `freqs_cis`) for float32 and bfloat16 compute. It is validated against the
+        config (`check_rotary_table`: shape, float32, finite, within tolerance of the float32 computation)."""
+        check_rotary_table(table, self.config)
+        self._freqs_cis = table.detach().to("cpu").clone()
+        self._rotary.clear()
+        return self
 
     # --------------------------------------------------------------------------------------------------- stages
 

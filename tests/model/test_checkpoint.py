@@ -8,8 +8,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+import rdtheory
 from rdtheory import HUGINN_0125, TINY, load_pretrained, save_pretrained
-from rdtheory.model.checkpoint import expected_tensors
+from rdtheory.model.checkpoint import CheckpointError, expected_tensors
 from rdtheory.testing.models import random_model
 
 
@@ -70,25 +71,26 @@ def _edit(tmp_path, edit):
 
 def test_missing_tensor_names_key_and_shape(tmp_path):
     _edit(tmp_path, lambda t: t.pop("transformer.coda.0.mlp.fc.weight"))
-    with pytest.raises(KeyError, match=r"transformer\.coda\.0\.mlp\.fc\.weight.*\[128, 32\]"):
+    with pytest.raises(CheckpointError, match=r"transformer\.coda\.0\.mlp\.fc\.weight.*\[128, 32\]"):
         load_pretrained(tmp_path)
 
 
 def test_wrong_shape_names_key_and_both_shapes(tmp_path):
     _edit(tmp_path, lambda t: t.update({"transformer.adapter.weight": torch.zeros(32, 63)}))
-    with pytest.raises(ValueError, match=r"transformer\.adapter\.weight.*\[32, 63\].*\[32, 64\]"):
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: tensor 'transformer\.adapter\.weight'.*\[32, 63\].*"
+                                              r"\[32, 64\]"):
         load_pretrained(tmp_path)
 
 
 def test_unexpected_tensor_is_an_error(tmp_path):
     _edit(tmp_path, lambda t: t.update({"transformer.extra": torch.zeros(2)}))
-    with pytest.raises(KeyError, match="transformer.extra"):
+    with pytest.raises(CheckpointError, match="transformer.extra"):
         load_pretrained(tmp_path)
 
 
 def test_untied_copies_are_an_error(tmp_path):
     _edit(tmp_path, lambda t: t.update({"lm_head.weight": t["lm_head.weight"] + 1}))
-    with pytest.raises(ValueError, match="lm_head.weight differs"):
+    with pytest.raises(CheckpointError, match="lm_head.weight differs"):
         load_pretrained(tmp_path)
 
 
@@ -96,7 +98,7 @@ def test_a_rotary_table_from_another_base_is_an_error(tmp_path):
     save_pretrained(random_model(TINY, 1, dtype=torch.float32), tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps(config | {"rope_base": 10_000.0}))
-    with pytest.raises(ValueError, match="rope_base=10000.0"):
+    with pytest.raises(CheckpointError, match="rope_base=10000.0"):
         load_pretrained(tmp_path)
 
 
@@ -111,6 +113,15 @@ def test_pickle_files_are_never_read(tmp_path):
 def test_missing_config(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json"):
         load_pretrained(tmp_path)
+
+
+def test_missing_folder_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.*is not a directory"):
+        load_pretrained(tmp_path / "nowhere")
+
+
+def test_checkpoint_error_is_a_value_error_exported_at_the_top():
+    assert rdtheory.CheckpointError is CheckpointError and issubclass(CheckpointError, ValueError)
 
 
 def test_load_casts_to_a_requested_dtype(tmp_path):
