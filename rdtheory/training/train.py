@@ -21,6 +21,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from rdtheory.model.checkpoint import save_pretrained
+from rdtheory.model.layers import rotary_table
 from rdtheory.model.recurrent import RecurrentDepthLM
 from rdtheory.training.recipe import (
     LOOPED_TINY,
@@ -68,6 +69,9 @@ def _train(out: Path, steps: int, batch: int, seed: int, device: str, lr: float,
     config = replace(LOOPED_TINY, **shape, **({} if mean_recurrence is None else {"mean_recurrence": mean_recurrence}))
     torch.manual_seed(seed)
     model = RecurrentDepthLM(config).to(device).train()
+    # The shipped weights were trained with the exact (float64) rotary table rounded to float32, which their
+    # checkpoint stores; training keeps that table so that the recorded command repeats them bit for bit.
+    model.use_rotary_table(rotary_table(config, torch.float64).float())
     decay = [p for p in model.parameters() if p.dim() > 1]
     rest = [p for p in model.parameters() if p.dim() <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],

@@ -8,6 +8,7 @@ from importlib import resources
 import pytest
 import torch
 
+from rdtheory.model.layers import rotary_table
 from rdtheory.model.recurrent import RecurrentDepthLM
 from rdtheory.training.recipe import LOOPED_TINY, batch_tensors, loss_at_depth, sample_depth
 from rdtheory.training.task import EOS, SIZE, VOCAB, dataset, decode, encode, example, reachable
@@ -93,6 +94,11 @@ def test_training_command_writes_a_loadable_checkpoint(tmp_path):
     loaded = rdtheory.load_pretrained(tmp_path)
     assert loaded.config.mean_recurrence == 2
     assert (tmp_path / "tokenizer.json").exists() and (tmp_path / "training.json").exists()
+    # Training uses the rotary table the shipped weights were trained with (the exact one rounded to float32), so
+    # the recorded command repeats them; the checkpoint stores it and loading uses it.
+    shipped = rdtheory.load_pretrained("rdtheory/looped-tiny")
+    assert torch.equal(loaded.freqs_cis(), shipped.freqs_cis())
+    assert torch.equal(loaded.freqs_cis(), rotary_table(loaded.config, torch.float64).float())
 
 
 def test_stop_at_ends_the_schedule_early_and_says_so(tmp_path):
