@@ -1,7 +1,8 @@
 """A deliberately plain diffusion-forcing reference: one row, Python loops over ticks and wavefront positions.
 
-It has every knob of `rdtheory.sampling.diffusion_forcing.generate_df` (same names, same defaults) and returns
-what a run of that row must produce. Keys and values live in the AR oracle's dictionaries (`_Keys` of
+It has every knob of `rdtheory.sampling.diffusion_forcing.generate_df` (same names, same defaults; `row` is the
+row id that keys the noise, as `row_ids` does there; graphs and workspaces change no result) and returns what a run
+of that row must produce. Keys and values live in the AR oracle's dictionaries (`_Keys` of
 `rdtheory.testing.oracle`: PerStep reads min(step, deepest stored), otherwise the latest), and every position goes
 through the oracle's per-position prelude, core step and coda, left to right (the model is causal, so a position
 sees its left neighbours' keys of the same pass exactly as a batched pass would show them). Shared with the
@@ -9,6 +10,10 @@ package: the model's weights, the position-keyed random functions of `rdtheory.m
 objects (`start`/`check` called per position on [1, 1] tensors) and the schedules' scalar `beta(n)`. Nothing of
 the sampler's code: token picking, the commit rule and the appends are written out in
 `rdtheory.testing.df_reference_rules`. Use it only on tiny models.
+
+The wavefront's head is the position of the last committed token (its input), whose state predicts the next one:
+the released code's "last frozen token stays active", the l = 1 of Algorithm 2's line 15. A position's keys are
+those of its latest pass: a committed position keeps the prelude, core and coda keys of the tick it left in.
 
 One tick, against the paper's Algorithm 2 (spec/paper.md §2.4; Algorithm 1 is the case FixedDepth(r)):
   line 5   e <- P(y_current): the prelude embeds each wavefront position's input token (the head's is
@@ -44,7 +49,8 @@ Where the sampler deliberately differs from the paper or from the released code 
 * every position is forced out at max_depth (default 2r); the paper has no such bound. With hold_stale_drafts
   (default) a position after the head leaves only if the draft it consumed equals the token its left neighbour
   commits, and is held otherwise, even past max_depth; off, positions leave on the rule alone (Algorithm 2 and
-  the code).
+  the code), and a committed token may have been decoded from a state (and keys) that saw another token to its
+  left.
 * never more than N tokens are committed, and a stop token ends the row at once (the code checks stop tokens
   only after r sampler steps).
 * delta is checked every r' recurrences, at tick ends, from min_depth on; a new position is compared with its
@@ -55,7 +61,7 @@ Where the sampler deliberately differs from the paper or from the released code 
 * without full_prefill the prompt enters in chunks of max_wavefront (the code refuses a longer prompt).
 * all randomness is keyed by (seed, row, position, draw), never by call order; placeholders are keyed ids in
   [0, V).
-* max_ticks counts diffusion-forcing ticks, not the prefill.
+* max_ticks counts diffusion-forcing ticks, not the prefill (the code's max_diffusion_steps).
 """
 
 import math
