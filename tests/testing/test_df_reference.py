@@ -6,6 +6,7 @@ batch-vs-single property compares the sampler with itself. This file compares th
 positions carry the EMA (Eq. 1) and the noise (Eq. 2).
 """
 
+import inspect
 import math
 
 import pytest
@@ -23,6 +24,16 @@ from rdtheory.testing.df_reference import DFReferenceResult, df_reference
 from rdtheory.testing.equivalence import assert_same_latents
 from rdtheory.testing.models import random_model
 from rdtheory.testing.strategies import depth_sensitive_models, df_knobs, exit_rules, noise_schedules, prompt_batches
+
+
+def test_the_reference_takes_every_knob_of_generate_df_with_its_default():
+    """A knob added to the sampler must reach the reference too (row_ids is its `row`; graphs and workspaces
+    change no result)."""
+    ours = inspect.signature(df_reference).parameters
+    knobs = {name: p.default for name, p in inspect.signature(generate_df).parameters.items()
+             if p.kind is p.KEYWORD_ONLY and name not in ("row_ids", "graphs", "workspace")}
+    assert {name: ours[name].default for name in knobs if name in ours} == knobs
+    assert ours["row"].default == 0
 
 
 def assert_row_matches(run, b: int, ref: DFReferenceResult) -> None:
