@@ -198,6 +198,7 @@ class DFKnobs:
     sampling: Sampling
     seed: int
     kv: KVPolicy
+    hold_stale_drafts: bool = True
 
     def kwargs(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -223,6 +224,7 @@ def df_knobs(
     sampling_options: st.SearchStrategy[Sampling] | None = None,
     seeds: st.SearchStrategy[int] = st.integers(0, 100),
     kvs: st.SearchStrategy[KVPolicy] | None = None,
+    hold_stale_drafts_options: st.SearchStrategy[bool] = st.booleans(),
 ) -> DFKnobs:
     """Every knob of the diffusion-forcing sampler (paper Algorithms 1-2 and the reference code), small and valid:
     min_depth is clipped to max_depth (default 2 * depth). Defaults: `exit_rules()`, `noise_schedules()`,
@@ -238,5 +240,5 @@ def df_knobs(
         continuous_compute=draw(continuous_computes), full_prefill=draw(full_prefills), min_depth=min_depth,
         max_depth=max_depth, sampling=draw(sampling_options if sampling_options is not None else samplings()),
         seed=draw(seeds),
-        kv=draw(kvs if kvs is not None else kv_policies()),
+        kv=draw(kvs if kvs is not None else kv_policies()), hold_stale_drafts=draw(hold_stale_drafts_options),
     )
