@@ -21,6 +21,7 @@ from rdtheory.sampling.autoregressive import generate_ar
 from rdtheory.sampling.batch import Generation
 from rdtheory.sampling.exits import ExitRule, FixedDepth
 from rdtheory.sampling.schedules import NoiseSchedule
+from rdtheory.testing.df_reference import DFReferenceResult, df_reference
 from rdtheory.testing.oracle import oracle_generate
 
 SamplerFn = Callable[[RecurrentDepthLM, list[list[int]], int], Generation]
@@ -96,6 +97,54 @@ SAMPLER_DEFAULTS = {
     "kv": inspect.signature(generate_ar).parameters["kv"].default,
 }
 """The defaults a sampler left unconfigured runs with (generate_ar's, which generate_df shares)."""
+
+
+def assert_matches_df_reference(run: Generation, b: int, ref: DFReferenceResult, rtol: float = 1e-10) -> None:
+    """Row b of a batched diffusion-forcing run against the plain reference run of its prompt as row b: tokens,
+    latents (to rtol of their norm), how it finished and, when the run carries rdtheory's `Trace`, the recurrences
+    per position, the ticks the row ran in (the prefill first), the positions each committed and its standing
+    waves."""
+    what = f"DF reference row {b}"
+    i = first_divergence(run.tokens[b], ref.tokens)
+    if i is not None:
+        raise AssertionError(f"{what}: tokens diverge at new token {i}: got {list(run.tokens[b])[i:i + 5]}..., "
+                             f"reference {ref.tokens[i:i + 5]}...")
+    try:
+        assert_same_latents([run.latents[b]], [ref.latents], rtol)
+    except AssertionError as error:
+        raise AssertionError(f"{what}: {str(error).removeprefix(' row 0: ')}") from None
+    finished = getattr(run, "finished", None)
+    if finished is not None and finished[b] != ref.finished:
+        raise AssertionError(f"{what}: finished {finished[b]!r} vs reference {ref.finished!r}")
+    trace = getattr(run, "trace", None)
+    if trace is None:
+        return
+    if trace.recurrences(b) != ref.recurrences:
+        raise AssertionError(f"{what}: recurrences per position {trace.recurrences(b)} vs {ref.recurrences}")
+    # The row's own ticks: the prefill (shared by every row), then those in which it ran; later ticks of the batch
+    # belong to rows still running and must neither run nor commit anything of row b.
+    ticks = [t for t in trace.ticks if any(blk.row == b for blk in t.blocks)]
+    got = dict(ticks=len(ticks), prefill=bool(ticks) and ticks[0].prefill,
+               commits=[[c.pos for c in t.commits if c.row == b] for t in ticks],
+               standing=[b in t.standing for t in ticks],
+               committed=sum(c.row == b for t in trace.ticks for c in t.commits))
+    want = dict(ticks=len(ref.commits), prefill=ref.prefill, commits=ref.commits, standing=ref.standing,
+                committed=len(ref.tokens))
+    for key in got:
+        if got[key] != want[key]:
+            raise AssertionError(f"{what}: {key} {got[key]} vs reference {want[key]}")
+
+
+def check_against_df_reference(sampler: Callable[..., Generation], model: RecurrentDepthLM,
+                               prompts: list[list[int]], max_new_tokens: int, *, rtol: float = 1e-10,
+                               **knobs: object) -> Generation:
+    """Your diffusion-forcing sampler, called as sampler(model, prompts, max_new_tokens, **knobs) with
+    `generate_df`'s knob names, against `rdtheory.testing.df_reference` run on each prompt with the same knobs
+    (row b keyed as row b), row by row (`assert_matches_df_reference`). Exact in float64: rtol 1e-10."""
+    got = sampler(model, prompts, max_new_tokens, **knobs)
+    for b, prompt in enumerate(prompts):
+        assert_matches_df_reference(got, b, df_reference(model, prompt, max_new_tokens, row=b, **knobs), rtol)
+    return got
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from rdtheory.model.cache import PerStep, ShareLast
 from rdtheory.sampling.diffusion_forcing import generate_df
 from rdtheory.sampling.exits import FixedDepth
 from rdtheory.sampling.schedules import NO_NOISE, Constant, Dampened, Linear
-from rdtheory.testing.df_reference import DFReferenceResult, df_reference
-from rdtheory.testing.equivalence import assert_same_latents
+from rdtheory.testing.df_reference import df_reference
+from rdtheory.testing.equivalence import assert_matches_df_reference
 from rdtheory.testing.models import random_model
 from rdtheory.testing.strategies import depth_sensitive_models, df_knobs, exit_rules, noise_schedules, prompt_batches
 
@@ -34,23 +34,6 @@ def test_the_reference_takes_every_knob_of_generate_df_with_its_default():
              if p.kind is p.KEYWORD_ONLY and name not in ("row_ids", "graphs", "workspace")}
     assert {name: ours[name].default for name in knobs if name in ours} == knobs
     assert ours["row"].default == 0
-
-
-def assert_row_matches(run, b: int, ref: DFReferenceResult) -> None:
-    """Row b of a batched `generate_df` run against the reference run of its prompt as row b."""
-    what = f"row {b}"
-    assert run.tokens[b] == ref.tokens, f"{what}: tokens {run.tokens[b]} vs reference {ref.tokens}"
-    assert_same_latents([run.latents[b]], [ref.latents], 1e-10, what)
-    assert run.trace.recurrences(b) == ref.recurrences, f"{what}: recurrences per position"
-    assert run.finished[b] == ref.finished, f"{what}: finished {run.finished[b]} vs reference {ref.finished}"
-    # The row's own ticks: the prefill (shared by every row), then those in which it ran; later ticks of the
-    # batch belong to rows still running and must neither run nor commit anything of row b.
-    ticks = [t for t in run.trace.ticks if any(blk.row == b for blk in t.blocks)]
-    assert len(ticks) == len(ref.commits), f"{what}: {len(ticks)} ticks vs reference {len(ref.commits)}"
-    assert (bool(ticks) and ticks[0].prefill) == ref.prefill, f"{what}: prefill tick"
-    assert [[c.pos for c in t.commits if c.row == b] for t in ticks] == ref.commits, f"{what}: commits per tick"
-    assert [b in t.standing for t in ticks] == ref.standing, f"{what}: standing waves per tick"
-    assert sum(c.row == b for t in run.trace.ticks for c in t.commits) == len(ref.tokens), what
 
 
 def _draw_stops(data, model, batch, n, knobs) -> tuple[int, ...]:
@@ -101,7 +84,7 @@ def test_generate_df_equals_the_plain_reference_row_by_row(kv):
                    max_ticks=data.draw(st.sampled_from([None, None, 2, 5])))
         run = generate_df(model, batch, n, **kw)
         for b, prompt in enumerate(batch):
-            assert_row_matches(run, b, df_reference(model, prompt, n, row=b, **kw))
+            assert_matches_df_reference(run, b, df_reference(model, prompt, n, row=b, **kw))
         widest = max((len(blk.firsts) for t in run.trace.ticks if not t.prefill for blk in t.blocks), default=0)
         seen["examples"] += 1
         seen["wide"] += widest >= 2

@@ -2,13 +2,16 @@
 
 import inspect
 from functools import partial
+from types import SimpleNamespace
 
 import pytest
 
 from rdtheory import TINY, PerStep, ShareLast
 from rdtheory.sampling.autoregressive import generate_ar
 from rdtheory.sampling.diffusion_forcing import generate_df
-from rdtheory.testing.equivalence import SAMPLER_DEFAULTS, check_against_oracle
+from rdtheory.sampling.exits import FixedDepth
+from rdtheory.sampling.schedules import Dampened
+from rdtheory.testing.equivalence import SAMPLER_DEFAULTS, check_against_df_reference, check_against_oracle
 from rdtheory.testing.models import random_model
 
 MODEL = random_model(TINY, 2)
@@ -45,3 +48,21 @@ def test_a_configured_sampler_passes_and_the_message_lists_only_the_settings():
                              init_scale=1.0)
     assert str(info.value).endswith("the oracle ran greedy, depth=4, kv=ShareLast(), init_scale=1.0, seed=0, no stop "
                                     "tokens")
+
+
+def test_the_df_reference_check_passes_the_sampler_and_names_what_a_wrong_one_got_wrong():
+    knobs = dict(inner=1, depth=6, exit=FixedDepth(6), max_wavefront=6, ema=0.3, noise=Dampened(0.4),
+                 stop_tokens=())
+    check_against_df_reference(generate_df, MODEL, PROMPTS, 5, **knobs)
+
+    def swapped_ema(model, prompts, n, **kw):  # the EMA weighting the old embedding by 1 - eta instead of eta
+        return generate_df(model, prompts, n, **(kw | dict(ema=1 - kw["ema"])))
+
+    with pytest.raises(AssertionError, match=r"DF reference row 0: (tokens diverge|latents differ)"):
+        check_against_df_reference(swapped_ema, MODEL, PROMPTS, 5, **knobs)
+
+    def no_trace(model, prompts, n, **kw):  # another engine's output: tokens and latents only
+        run = generate_df(model, prompts, n, **kw)
+        return SimpleNamespace(tokens=run.tokens, latents=run.latents)
+
+    check_against_df_reference(no_trace, MODEL, PROMPTS, 5, **knobs)
