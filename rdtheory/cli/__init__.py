@@ -8,6 +8,8 @@
                       1 if none does)
   rdtheory calibrate  refit the cost model's calibration from GPU measurement files
   rdtheory bench      full-scale generation speed on a CUDA device (the same as python -m rdtheory.bench)
+  rdtheory verify     run the oracle against a checkpoint folder; verdicts in verify.md and verify.json (exit
+                      status 1 if a check fails)
 
 Errors: a bad argument, an unusable input or output file or a missing optional module is one line on stderr,
 `rdtheory <command>: error: ...` naming the flag, its value and the rule, with exit status 2, before the command
@@ -25,7 +27,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rdtheory.cli import bench, calibrate, demo, plan, report
+from rdtheory.cli import bench, calibrate, demo, plan, report, verify
 from rdtheory.cli.checks import UsageError
 from rdtheory.cli.plan import rate_range, sampler_label
 
@@ -37,7 +39,7 @@ USAGE, INTERRUPTED, BROKEN_PIPE = 2, 130, 141
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rdtheory", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for command in (report, demo, plan, calibrate, bench):
+    for command in (report, demo, plan, calibrate, bench, verify):
         command.add_parser(sub)
     return p
 

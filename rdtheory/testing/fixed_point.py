@@ -91,3 +91,14 @@ def ar_fixed_point(model: RecurrentDepthLM, prompt: Sequence[int], max_new_token
         if steps is None:
             return None
     raise AssertionError("unreachable")
+
+
+@torch.no_grad()
+def prompt_contraction(model: RecurrentDepthLM, prompt: Sequence[int], steps: int = SCREEN_STEPS,
+                       constants: str = "auto") -> float:
+    """The largest step constant lam over the prompt's positions after `steps` core steps from zero states: what
+    says why a prompt has no fixed point within reach (lam >= 1 near where the iteration went)."""
+    ids = torch.tensor(list(prompt), device=model.device)
+    z = torch.zeros(len(ids), model.config.n_embd, dtype=model.dtype, device=model.device)
+    z, _ = _settle(model, ids, z, 0.0, steps)
+    return max(step_constants(model, ids, z, constants).lam)

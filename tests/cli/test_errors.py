@@ -80,6 +80,15 @@ PATHS = [
     (["bench", "--out", "{tmp}/b.json", "--profile", "DF fixed r'=4"] + ["--only", "AR r=32"],
      "--profile=\"DF fixed r'=4\"", "must also be in --only"),
     (["bench", "--out", "{tmp}/missing/b.json"], "--out='", "must be a file in an existing folder"),
+    (["verify", "{tmp}/missing"], "checkpoint='", "cannot be loaded: "),
+    (["verify", "{tmp}/list.json"], "checkpoint='", "cannot be loaded: "),
+    (["verify", "rdtheory/looped-tiny", "--examples", "0"], "--examples=0", "must be an int >= 1"),
+    (["verify", "rdtheory/looped-tiny", "--tokens", "0"], "--tokens=0", "must be an int >= 1"),
+    (["verify", "rdtheory/looped-tiny", "--max-depth", "0"], "--max-depth=0", "must be an int >= 1"),
+    (["verify", "rdtheory/looped-tiny", "--seed", "-1"], "--seed=-1", "must be an int >= 0"),
+    (["verify", "rdtheory/looped-tiny", "--out", "{tmp}/list.json"], "--out='", "is a file; it must be a folder"),
+    (["verify", "rdtheory/looped-tiny", "--prompt-tokens", "190"], "--prompt-tokens=190", "must fit the model's "
+     "block_size=192"),
 ]
 
 
