@@ -199,9 +199,11 @@ def test_reduction_c_inside_the_line_eta_and_beta_do_not_matter():
 
     check()
     n = seen["examples"]
+    # Shares held below what random examples give (in 7 runs: adaptive rules 13 to 27 of 30, no prefill 8 to 18):
+    # three of four rule kinds are adaptive, half the draws skip the prefill.
     assert seen["depth_mattered"] >= 0.5 * n, seen
-    assert seen["adaptive"] >= 0.4 * n and seen["cap_mattered"] >= 0.3 * seen["adaptive"], seen
-    assert seen["no_prefill"] >= 0.3 * n, seen
+    assert seen["adaptive"] >= 0.3 * n and seen["cap_mattered"] >= 0.3 * seen["adaptive"], seen
+    assert seen["no_prefill"] >= 0.2 * n, seen
 
 
 def test_reduction_c_inside_the_line_with_the_prompt_in_chunks():
