@@ -1,5 +1,5 @@
 """Test configuration: Hypothesis profiles, torch determinism, the gpu marker, and the two measures that say
-whether a greedy outcome of a float32 model is robust to rounding (`decision_margins`, `float32_logit_error`)."""
+whether a greedy outcome of a float32 model is robust to rounding (`decision_margins`, `rounding_reach`)."""
 
 import copy
 import os
