@@ -96,23 +96,22 @@ def test_adaptive_with_zero_threshold_is_static():
 
 
 def test_batch_rows_equal_single_runs():
-    ragged = []
+    """Rows of different prompt lengths (every batch has at least two, by construction: batches of equal lengths
+    are compared row by row with the oracle above) each equal their single-row run."""
 
     @settings(max_examples=15)
     @given(model=depth_sensitive_models(), kv=kv_policies(), continuous=st.booleans(), data=st.data())
     def check(model, kv, continuous, data):
-        vocab = model.config.vocab_size
-        batch = data.draw(st.one_of(prompt_batches(vocab, max_batch=3), ragged_batches(vocab)))
+        batch = data.draw(ragged_batches(model.config.vocab_size))
+        assert len({len(p) for p in batch}) >= 2
         got = generate_ar(model, batch, 5, 3, init_scale=1.0, kv=kv, seed=9, continuous_compute=continuous)
         for b, prompt in enumerate(batch):
             alone = generate_ar(model, [prompt], 5, 3, init_scale=1.0, kv=kv, seed=9, row_ids=[b],
                                 continuous_compute=continuous)
             assert alone.tokens[0] == got.tokens[b]
             torch.testing.assert_close(alone.latents[0], got.latents[b], rtol=1e-9, atol=1e-9)
-        ragged.append(len({len(p) for p in batch}) >= 2)
 
     check()
-    assert sum(ragged) >= 0.5 * len(ragged), f"{sum(ragged)} of {len(ragged)} batches had rows of different lengths"
 
 
 def test_sampled_batch_rows_equal_single_runs_given_their_row_ids():

@@ -46,12 +46,12 @@ def df_sampler(reference, **knobs):
 def test_df_commits_within_the_bound_of_the_fixed_point():
     """The proved side: eta = 0, no noise or Linear noise, any r', cap, headway, init scale."""
     seen = dict(examples=0, depth_mattered=0, margin_certified=0, wide=0, bounded=0, noisy=0, noisy_bounded=0,
-                noise_cut=0, raised=0)
+                raised=0)
 
-    @settings(max_examples=16)
-    @given(model=contractive_models(), inner=st.integers(1, 3), cap=st.sampled_from([1, 2, 8]),
+    @settings(max_examples=16)  # wide caps and Linear noise first: Hypothesis starts from the first values
+    @given(model=contractive_models(), inner=st.integers(1, 3), cap=st.sampled_from([8, 2, 1]),
            headway=st.sampled_from([1, 2]), init_scale=st.sampled_from([0.0, 1.0]),
-           noise=noise_schedules(kinds=(None, Linear), linear_depths=st.integers(4, 30)), data=st.data())
+           noise=noise_schedules(kinds=(Linear, None), linear_depths=st.integers(4, 30)), data=st.data())
     def check(model, inner, cap, headway, init_scale, noise, data):
         prompt = data.draw(prompts(model.config.vocab_size, 2, 4))
         reference = ar_fixed_point(model, prompt, NEW, screen=0.9)
@@ -72,7 +72,6 @@ def test_df_commits_within_the_bound_of_the_fixed_point():
             seen["bounded"] += run.bounded
             if noise.active:
                 seen["noisy_bounded"] += run.bounded
-                seen["noise_cut"] += run.bounded < len(run.errors)
 
     check()
     n = seen["examples"]
@@ -80,10 +79,11 @@ def test_df_commits_within_the_bound_of_the_fixed_point():
     assert seen["depth_mattered"] >= 0.3 * n, seen
     assert seen["bounded"] >= 1.5 * (NEW - 1) * n, seen  # most positions of both runs carry the bound
     assert seen["margin_certified"] >= 2 * n, seen
-    assert seen["wide"] >= 0.4 * n, seen
+    assert seen["wide"] >= 0.25 * n, seen  # measured: 6 to 16 of 16 in 10 runs of random examples
     assert seen["raised"] >= 0.3 * n, seen  # the committed states, not only z*, set lam or L
-    # Linear noise: the bound holds where beta was zero in the last ticks, and the check drew that line somewhere.
-    assert seen["noisy"] >= 2 and seen["noisy_bounded"] >= 2 * seen["noisy"] and seen["noise_cut"] >= 1, seen
+    # Linear noise: the bound holds where beta was zero in the last ticks (that the check draws this line inside a
+    # run is shown on a fixed model below: few drawn examples cut a run, 0 to 3 of 16).
+    assert seen["noisy"] >= 2 and seen["noisy_bounded"] >= 2 * seen["noisy"], seen
 
 
 def test_with_an_ema_the_errors_vanish_as_eps_shrinks_but_no_rate_is_claimed():
@@ -160,6 +160,21 @@ def test_noise_that_does_not_vanish_leaves_an_error_floor():
         runs[type(noise)] = limit.runs[0]
     assert runs[Linear].bounded == 3 and runs[Linear].max_error < 1e-6
     assert runs[Constant].bounded == 0 and runs[Constant].errors and runs[Constant].errors[0] > 1e-3, runs[Constant]
+
+
+def test_linear_noise_that_ends_late_leaves_the_last_positions_unbounded():
+    """Linear(0.3, 30): at eps = 1e-3 one position exits with beta still above zero in its last tick, so the check
+    bounds the other two and not that one; at eps = 1e-6 every position runs long enough and all three are
+    bounded."""
+    model = contractive(0)
+    reference = ar_fixed_point(model, [1, 2, 3], 4)
+    noise = Linear(0.3, 30)
+    sampler = df_sampler(reference, inner=2, max_wavefront=4, init_scale=1.0, ema=0.0, noise=noise)
+    limit = check_converged_limit(sampler, model, [1, 2, 3], (1e-3, 1e-6), window=2, max_new_tokens=4, noise=noise,
+                                  max_depth=NO_CAP, reference=reference)
+    assert limit.applicable, limit.reason
+    coarse, fine = limit.runs
+    assert (coarse.bounded, len(coarse.errors)) == (2, 3) and (fine.bounded, len(fine.errors)) == (3, 3)
 
 
 def test_the_fixed_point_is_where_deep_ar_goes():

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rdtheory import TINY, PerStep, ShareLast
 from rdtheory.sampling.autoregressive import generate_adaptive, generate_ar
 from rdtheory.sampling.diffusion_forcing import deepest_count, generate_df
-from rdtheory.sampling.exits import ExitRule, FixedDepth, LatentDiff
+from rdtheory.sampling.exits import ExitRule, FixedDepth, KLDiff, LatentDiff, TokenStability
 from rdtheory.sampling.schedules import NO_NOISE, Constant, Dampened, Linear
 from rdtheory.testing.equivalence import (
     ar_limit,
@@ -32,6 +32,7 @@ from rdtheory.testing.strategies import (
     kv_policies,
     noise_schedules,
     prompt_batches,
+    prompts,
     samplings,
 )
 
@@ -84,14 +85,13 @@ def test_reduction_a_is_bitwise_for_one_row_and_matches_the_oracle():
 def test_reduction_b_wavefront_one_is_adaptive_ar_with_checks_every_inner_steps():
     """check_wavefront_one_limit: DF with max_wavefront 1 and any rule (LatentDiff among them), any EMA, equals
     adaptive AR checking the rule every r' steps, in tokens, latents and recurrences per position."""
-    exited_early, latent_early = [], 0
+    exited_early = []
 
     @settings(max_examples=25)
     @given(model=st.one_of(depth_sensitive_models(), contractive_models()), kv=kv_policies(), rule=exit_rules(),
            inner=st.integers(1, 3), ticks=st.integers(2, 5), min_depth=st.integers(1, 4),
            ema=st.sampled_from([0.0, 0.4]), depth=st.integers(1, 4), data=st.data())
     def check(model, kv, rule, inner, ticks, min_depth, ema, depth, data):
-        nonlocal latent_early
         max_depth = inner * ticks
         min_depth = min(min_depth, max_depth)
         batch = data.draw(prompt_batches(model.config.vocab_size))
@@ -103,11 +103,31 @@ def test_reduction_b_wavefront_one_is_adaptive_ar_with_checks_every_inner_steps(
         for b, prompt in enumerate(batch):
             depths = list(ar.trace.recurrences(b).values())[len(prompt):]
             exited_early.append(any(d < max_depth for d in depths))
-            latent_early += isinstance(rule, LatentDiff) and exited_early[-1]
 
     check()
-    assert sum(exited_early) >= 0.3 * len(exited_early), f"early exits in {sum(exited_early)} rows"
-    assert latent_early >= 3, f"LatentDiff exited early in {latent_early} rows"
+    # In 8 runs of 25 random examples, 29 % to 73 % of the rows exited early, LatentDiff's rows from none to 21: the
+    # share is held below that spread, and LatentDiff exiting early at several depths is checked on fixed models in
+    # the next test.
+    assert sum(exited_early) >= 0.15 * len(exited_early), f"early exits in {sum(exited_early)} rows"
+
+
+def test_reduction_b_with_latent_diff_exiting_early_at_different_depths():
+    """The wavefront-of-one limit for the paper's rule on fixed TINY models, where LatentDiff(0.1) exits before
+    max_depth at nearly every position, at several depths."""
+    early, depths = 0, set()
+    for seed in range(4):
+        model = random_model(TINY, seed, state_gain=1.0)
+        for kv in (ShareLast(), PerStep()):
+            common = dict(init_scale=1.0, seed=3, kv=kv, stop_tokens=())
+            batch = [[1, 2, 3], [4, 5]]
+            _, ar = check_wavefront_one_limit(partial(generate_df, ema=0.4, noise=NO_NOISE, **common),
+                                              partial(generate_adaptive, **common), model, batch, 6,
+                                              exit=LatentDiff(0.1), inner=2, depth=4, max_depth=12)
+            for b, prompt in enumerate(batch):
+                generated = list(ar.trace.recurrences(b).values())[len(prompt):]
+                early += sum(d < 12 for d in generated)
+                depths |= set(generated)
+    assert early >= 30 and len(depths) >= 3, (early, depths)  # measured: 38 of 40 positions, depths 4 to 12
 
 
 def test_the_wavefront_one_check_fails_when_checks_are_not_every_inner_steps():
@@ -124,11 +144,46 @@ def test_the_wavefront_one_check_fails_when_checks_are_not_every_inner_steps():
     check_wavefront_one_limit(*args, exit=LatentDiff(0.5), inner=1, depth=4, max_depth=12)  # r' = 1: no mutation
 
 
+def _reduction_c_inside(seen, model, batch, kv, depth, cap, headway, ema, noise, init_scale, continuous, rule,
+                        min_depth, full_prefill, sampling, data):
+    """One example of reduction (c) inside the line: the knobs made consistent with it, DF against static AR."""
+    headway = headway if cap == 1 else 1
+    init_scale = 0.0 if noise.active else init_scale
+    continuous = continuous and not noise.active
+    longest = max(map(len, batch))
+    if not full_prefill and cap < longest and (continuous or not kv.per_step):
+        cap, headway = longest, 1  # the prompt enters whole
+    if isinstance(rule, FixedDepth):
+        rule, min_depth, max_depth = FixedDepth(min(rule.depth, depth), rule.rightmost), min(min_depth, depth), None
+    else:
+        max_depth = data.draw(st.integers(1, depth))
+        min_depth = min(min_depth, max_depth)  # generate_df refuses min_depth > max_depth
+    limit = ar_limit(depth, depth, rule, cap, headway, noise, init_scale, continuous, continuous, full_prefill,
+                     min_depth, max_depth, kv=kv, prompt_len=longest)
+    assert limit.holds, limit.reason
+    common = dict(init_scale=init_scale, seed=1, kv=kv, stop_tokens=(), continuous_compute=continuous,
+                  sampling=sampling)
+    knobs = dict(inner=depth, depth=depth, exit=rule, max_wavefront=cap, headway=headway, ema=ema, noise=noise,
+                 full_prefill=full_prefill, min_depth=min_depth, **common)
+    ar = generate_ar(model, batch, 5, depth, **common)
+    df = generate_df(model, batch, 5, max_depth=max_depth, **knobs)
+    assert_same_tokens(df.tokens, ar.tokens, limit.reason)
+    assert_same_latents(df.latents, ar.latents, 1e-10, limit.reason)
+    seen["examples"] += 1
+    seen["depth_mattered"] += generate_ar(model, batch, 5, 1, **common).tokens != ar.tokens
+    seen["no_prefill"] += not full_prefill
+    seen["chunked"] += not full_prefill and cap < longest
+    if max_depth is not None:  # without the cap at r the rule decides, and then DF leaves AR
+        seen["adaptive"] += 1
+        seen["cap_mattered"] += latents_differ(generate_df(model, batch, 5, max_depth=2 * depth, **knobs), ar)
+
+
 def test_reduction_c_inside_the_line_eta_and_beta_do_not_matter():
     """r' = r, one position per tick (a cap of 1 or headway 1): any EMA, any noise schedule on a zero initial
     state, any init scale without noise, any sampling; a rule certain to commit after the one tick (FixedDepth(d)
     with d, min_depth <= r, or LatentDiff, KLDiff, TokenStability with max_depth <= r); a full prefill, or none
-    when the whole prompt enters the first tick or keys are PerStep (without continuous compute)."""
+    when the whole prompt enters the first tick or keys are PerStep (without continuous compute; the prompt in
+    chunks is drawn in every example of the next test)."""
     seen = dict(examples=0, depth_mattered=0, adaptive=0, cap_mattered=0, no_prefill=0, chunked=0)
 
     @settings(max_examples=30)
@@ -138,42 +193,37 @@ def test_reduction_c_inside_the_line_eta_and_beta_do_not_matter():
            min_depth=st.integers(1, 4), full_prefill=st.booleans(), sampling=samplings(), data=st.data())
     def check(model, kv, depth, cap, headway, ema, noise, init_scale, continuous, rule, min_depth, full_prefill,
               sampling, data):
-        headway = headway if cap == 1 else 1
-        init_scale = 0.0 if noise.active else init_scale
-        continuous = continuous and not noise.active
         batch = data.draw(prompt_batches(model.config.vocab_size, max_batch=2))
-        longest = max(map(len, batch))
-        if not full_prefill and cap < longest and (continuous or not kv.per_step):
-            cap, headway = longest, 1  # the prompt enters whole
-        if isinstance(rule, FixedDepth):
-            rule, min_depth, max_depth = FixedDepth(min(rule.depth, depth), rule.rightmost), min(min_depth, depth), None
-        else:
-            max_depth = data.draw(st.integers(1, depth))
-            min_depth = min(min_depth, max_depth)  # generate_df refuses min_depth > max_depth
-        limit = ar_limit(depth, depth, rule, cap, headway, noise, init_scale, continuous, continuous, full_prefill,
-                         min_depth, max_depth, kv=kv, prompt_len=longest)
-        assert limit.holds, limit.reason
-        common = dict(init_scale=init_scale, seed=1, kv=kv, stop_tokens=(), continuous_compute=continuous,
-                      sampling=sampling)
-        knobs = dict(inner=depth, depth=depth, exit=rule, max_wavefront=cap, headway=headway, ema=ema, noise=noise,
-                     full_prefill=full_prefill, min_depth=min_depth, **common)
-        ar = generate_ar(model, batch, 5, depth, **common)
-        df = generate_df(model, batch, 5, max_depth=max_depth, **knobs)
-        assert_same_tokens(df.tokens, ar.tokens, limit.reason)
-        assert_same_latents(df.latents, ar.latents, 1e-10, limit.reason)
-        seen["examples"] += 1
-        seen["depth_mattered"] += generate_ar(model, batch, 5, 1, **common).tokens != ar.tokens
-        seen["no_prefill"] += not full_prefill
-        seen["chunked"] += not full_prefill and cap < longest
-        if max_depth is not None:  # without the cap at r the rule decides, and then DF leaves AR
-            seen["adaptive"] += 1
-            seen["cap_mattered"] += latents_differ(generate_df(model, batch, 5, max_depth=2 * depth, **knobs), ar)
+        _reduction_c_inside(seen, model, batch, kv, depth, cap, headway, ema, noise, init_scale, continuous, rule,
+                            min_depth, full_prefill, sampling, data)
 
     check()
     n = seen["examples"]
+    # Shares held below what random examples give (in 7 runs: adaptive rules 13 to 27 of 30, no prefill 8 to 18):
+    # three of four rule kinds are adaptive, half the draws skip the prefill.
     assert seen["depth_mattered"] >= 0.5 * n, seen
-    assert seen["adaptive"] >= 0.4 * n and seen["cap_mattered"] >= 0.3 * seen["adaptive"], seen
-    assert seen["no_prefill"] >= 0.3 * n and seen["chunked"] >= 2, seen
+    assert seen["adaptive"] >= 0.3 * n and seen["cap_mattered"] >= 0.3 * seen["adaptive"], seen
+    assert seen["no_prefill"] >= 0.2 * n, seen
+
+
+def test_reduction_c_inside_the_line_with_the_prompt_in_chunks():
+    """The same line where the prompt enters in chunks: no prefill, PerStep keys, no continuous compute, a cap
+    below the longest prompt (every example, by construction)."""
+    seen = dict(examples=0, depth_mattered=0, adaptive=0, cap_mattered=0, no_prefill=0, chunked=0)
+
+    @settings(max_examples=10)
+    @given(model=depth_sensitive_models(), depth=st.integers(2, 4), headway=st.sampled_from([1, 2]),
+           ema=st.sampled_from([0.0, 0.5]), noise=noise_schedules(), init_scale=st.sampled_from([0.0, 1.0]),
+           rule=exit_rules(), min_depth=st.integers(1, 4), sampling=samplings(), data=st.data())
+    def check(model, depth, headway, ema, noise, init_scale, rule, min_depth, sampling, data):
+        batch = data.draw(st.lists(prompts(model.config.vocab_size, 2, 6), min_size=1, max_size=2))
+        cap = data.draw(st.integers(1, max(map(len, batch)) - 1))
+        _reduction_c_inside(seen, model, batch, PerStep(), depth, cap, headway, ema, noise, init_scale, False, rule,
+                            min_depth, False, sampling, data)
+
+    check()
+    assert seen["chunked"] == seen["examples"] >= 8, seen
+    assert seen["depth_mattered"] >= 0.5 * seen["examples"], seen
 
 
 def _breaker(name, data, depth, longest):
@@ -203,11 +253,13 @@ def _breaker(name, data, depth, longest):
 
 # Each breaking knob, with the share of examples in which it must change the tokens (it must change the latents in
 # nearly all): the knobs that change every new position's recurrence do so most of the time; noise (beta0 down to
-# 0.1) and a chunked prompt reach the tokens only through the states, less often.
-BREAKERS = {"noise on a random initial state": 0.2, "noise on a carried state": 0.2,
+# 0.1) and a chunked prompt reach the tokens only through the states, less often: in 41-45 % of 150 random
+# examples each, so of BREAKER_EXAMPLES they must change the tokens at least once (missed with probability 4e-4).
+BREAKERS = {"noise on a random initial state": 0.05, "noise on a carried state": 0.05,
             "headway above 1 under a cap above 1": 0.5, "continuous compute on one side": 0.5,
             "a rule that fires a tick late": 0.5, "min_depth above r": 0.5, "inner below depth": 0.5,
-            "no prefill, ShareLast keys, the prompt in chunks": 0.2}
+            "no prefill, ShareLast keys, the prompt in chunks": 0.05}
+BREAKER_EXAMPLES = 15
 
 
 @pytest.mark.parametrize("name", BREAKERS)
@@ -216,7 +268,7 @@ def test_reduction_c_outside_the_line_each_breaking_knob_matters(name):
     certain, and the knob must change the latents in nearly every example and the tokens in a share of them."""
     seen = dict(examples=0, tokens=0, latents=0)
 
-    @settings(max_examples=10)
+    @settings(max_examples=BREAKER_EXAMPLES)
     @given(model=depth_sensitive_models(), kv=kv_policies(), depth=st.integers(2, 4), sampling=samplings(),
            seed=st.integers(0, 50), data=st.data())
     def check(model, kv, depth, sampling, seed, data):
@@ -240,7 +292,7 @@ def test_reduction_c_outside_the_line_each_breaking_knob_matters(name):
 
     check()
     assert seen["latents"] >= 0.9 * seen["examples"], seen
-    assert seen["tokens"] >= BREAKERS[name] * seen["examples"], seen
+    assert seen["tokens"] >= max(1.0, BREAKERS[name] * seen["examples"]), seen
 
 
 def test_never_more_than_max_new_tokens_and_bounded_ticks():
@@ -321,8 +373,9 @@ def test_batch_rows_equal_single_runs():
     step; each row equals its single-row run, whatever the knobs."""
     seen = dict(examples=0, uneven=0)
 
-    @settings(max_examples=25)
-    @given(model=depth_sensitive_models(), knobs=df_knobs(max_wavefronts=st.integers(1, 5)), data=st.data())
+    @settings(max_examples=25)  # adaptive rules first: Hypothesis starts from the first kind, and rows exit apart
+    @given(model=depth_sensitive_models(), knobs=df_knobs(max_wavefronts=st.integers(1, 5), rules=exit_rules(
+        kinds=(LatentDiff, KLDiff, TokenStability, FixedDepth))), data=st.data())
     def check(model, knobs, data):
         batch = data.draw(prompt_batches(model.config.vocab_size, min_distinct_lengths=2))
         assert len({len(p) for p in batch}) >= 2
@@ -338,7 +391,7 @@ def test_batch_rows_equal_single_runs():
                               for t in together.trace.ticks if not t.prefill)
 
     check()
-    assert seen["uneven"] >= 0.6 * seen["examples"], seen
+    assert seen["uneven"] >= 0.3 * seen["examples"], seen  # measured: 10 to 24 of 25 over 16 runs of random examples
 
 
 

@@ -15,7 +15,7 @@ from rdtheory.sampling.schedules import NO_NOISE
 from rdtheory.testing.equivalence import ar_limit, assert_same_latents, assert_same_tokens
 from rdtheory.testing.models import random_model
 from rdtheory.training.evaluate import HELD_OUT_SEED, depth_curve, df_run
-from rdtheory.training.recipe import LOOPED_TINY
+from rdtheory.training.recipe import LOOPED_TINY, batch_tensors
 from rdtheory.training.task import EOS, VOCAB, dataset, encode
 
 FOLDER = bundled_path("rdtheory/looped-tiny")
@@ -91,17 +91,33 @@ def test_depth_changes_the_answers(model, held_out):
     assert differs >= 32, f"depth 1 and 16 gave other answers for only {differs} of 64 grids"
 
 
-def test_committed_evaluation_matches_a_fresh_measurement(model):
+def test_committed_evaluation_matches_a_fresh_measurement(model, decision_margins, rounding_reach):
     """The committed numbers come from this model: remeasure the shallow end of the curve on the same held-out
-    grids (all of them) and agree to within one grid (float32 rounding may differ between CPUs)."""
+    grids (all of them). Another CPU can answer a grid otherwise only if one of its greedy decisions has a logit
+    margin within the reach of float32 rounding (conftest.ROUNDING_REACH), so the counts must agree up to the number
+    of such grids. Measured: reach 1.2e-3 at r = 1 and 3.4e-3 at r = 2, smallest margins 1.7e-3 (free running,
+    r = 1) and 3.5e-3 (teacher forced, r = 2): no decision lies within reach, so today the counts agree exactly."""
     committed = json.loads((FOLDER / "evaluation.json").read_text())
     n = committed["held_out"]["examples"]
     examples = dataset(committed["held_out"]["seed"], n)
     fresh = depth_curve(model, examples, (1, 2))
+    ids, _, targets = batch_tensors(examples, "cpu")
+    prompts = [encode(ex.prompt) for ex in examples]
     for new, old in zip(fresh, committed["depth_curve"][:2]):
-        assert new["depth"] == old["depth"]
-        for key in ("accuracy", "teacher_forced_accuracy"):
-            assert abs(new[key] - old[key]) <= 1 / n + 1e-12, (new["depth"], key, new[key], old[key])
+        r = new["depth"]
+        assert r == old["depth"]
+        reach = rounding_reach(model, ids, r)
+        free = generate_ar(model, prompts, max(len(ex.answer) for ex in examples) + 1, depth=r, stop_tokens=[EOS])
+        free_margins = decision_margins(model, free)
+        with torch.no_grad():
+            top = model(ids, r)[0].topk(2, dim=-1).values  # teacher forced, as teacher_forced_accuracy runs it
+        forced_margins = (top[..., 0] - top[..., 1]).masked_fill(targets == -100, float("inf")).amin(dim=-1)
+        fragile = {"accuracy": sum(m < reach for m in free_margins),
+                   "teacher_forced_accuracy": int((forced_margins < reach).sum())}
+        for key, near in fragile.items():
+            grids = round(abs(new[key] - old[key]) * n)
+            assert grids <= near, (r, key, new[key], old[key], f"{near} grids within reach {reach:.1e} of rounding")
+        assert sum(fragile.values()) <= 2, (r, fragile, reach)  # the allowance stays that of a grid or two
     latents = committed["latent_convergence"]
     assert latents["first_step_below_threshold"] is not None and latents["first_step_below_threshold"] <= 32
 
