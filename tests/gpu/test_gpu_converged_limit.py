@@ -13,13 +13,10 @@ stated rule: every bound widened by twice the distance at which bfloat16 AR itse
 example records whether AR at r = 1 gives other tokens than the fixed point (non-vacuity).
 
 The reductions (a) and (b) are drawn too (prompts, r, KV policy), in bfloat16 and float32, compared with vLLM's
-top-5 rule. With RDTHEORY_GPU_OUT set, everything is written there as JSON.
+top-5 rule. With RDTHEORY_GPU_OUT set (a folder), everything is written there as gpu_converged_limit.json.
 """
 
 import copy
-import json
-import os
-import platform
 
 import pytest
 import torch
@@ -42,15 +39,9 @@ VOCAB = 65_000
 
 
 @pytest.fixture(scope="module", autouse=True)
-def write_record():
+def write_results(gpu_record):
     yield
-    path = os.environ.get("RDTHEORY_GPU_OUT")
-    if path:
-        RECORD.update(device=torch.cuda.get_device_name(), torch=torch.__version__, cuda=torch.version.cuda,
-                      driver=os.environ.get("RDTHEORY_DRIVER"), python=platform.python_version(),
-                      commit=os.environ.get("RDTHEORY_COMMIT"))
-        with open(path, "w") as f:
-            json.dump(RECORD, f, indent=2)
+    gpu_record("gpu_converged_limit", RECORD)
 
 
 @pytest.fixture(scope="module")
@@ -78,29 +69,20 @@ def _converged(reference, run, dtype, prompts, knobs):
     return records
 
 
-def test_converged_limit_float32(contractive):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_converged_limit(contractive, dtype):
+    run, reference = (contractive, contractive) if dtype == torch.float32 else low_precision_copy(contractive, dtype)
+
     @AT_SCALE
     @given(prompts=prompt_lists, knobs=knob_sets)
     def check(prompts, knobs):
-        _converged(contractive, contractive, torch.float32, prompts, dict(knobs))
+        _converged(reference, run, dtype, prompts, dict(knobs))
 
     check()
-    rows = [r for e in RECORD["converged"] if e["dtype"] == "float32" for r in e["rows"] if r["applicable"]]
+    name = str(dtype).removeprefix("torch.")
+    rows = [r for e in RECORD["converged"] if e["dtype"] == name for r in e["rows"] if r["applicable"]]
     assert rows and sum(b is not None for r in rows for b in r["bounds"]) >= 3
-    assert any(r["shallow_ar_differs"] for r in rows), "AR at r = 1 never differed: the check could not fail"
-
-
-def test_converged_limit_bfloat16(contractive):
-    low, reference = low_precision_copy(contractive, torch.bfloat16)
-
-    @AT_SCALE
-    @given(prompts=prompt_lists, knobs=knob_sets)
-    def check(prompts, knobs):
-        _converged(reference, low, torch.bfloat16, prompts, dict(knobs))
-
-    check()
-    rows = [r for e in RECORD["converged"] if e["dtype"] == "bfloat16" for r in e["rows"] if r["applicable"]]
-    assert rows and all(r["floor"] > 0 for r in rows)
+    assert all((r["floor"] > 0) == (dtype != torch.float32) for r in rows)
     assert any(r["shallow_ar_differs"] for r in rows), "AR at r = 1 never differed: the check could not fail"
 
 

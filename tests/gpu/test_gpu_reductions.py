@@ -4,11 +4,8 @@ Both precisions are compared with vLLM's rule (at the first divergent token each
 top-5); where the tokens agree throughout, the record says so. Eager blocks and compiled blocks (`compile_blocks`,
 the benchmark's configuration) are both checked. Each record also says whether the comparison could have failed:
 whether AR at r = 1 gives other tokens than AR at r = 32 (depth mattered) and at which recurrence counts adaptive AR
-exited (the exit rule fired before r). With RDTHEORY_GPU_OUT set, the outcomes are written there as JSON."""
-
-import json
-import os
-import platform
+exited (the exit rule fired before r). With RDTHEORY_GPU_OUT set (a folder), the outcomes are written there as
+gpu_reductions.json."""
 
 import pytest
 import torch
@@ -27,15 +24,9 @@ N_NEW = 24
 
 
 @pytest.fixture(scope="module", autouse=True)
-def write_results():
+def write_results(gpu_record):
     yield
-    path = os.environ.get("RDTHEORY_GPU_OUT")
-    if path:
-        record = {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "cuda": torch.version.cuda,
-                  "python": platform.python_version(), "commit": os.environ.get("RDTHEORY_COMMIT"),
-                  "prompts": [len(p) for p in PROMPTS], "new_tokens": N_NEW, "results": RESULTS}
-        with open(path, "w") as f:
-            json.dump(record, f, indent=2)
+    gpu_record("gpu_reductions", {"prompts": [len(p) for p in PROMPTS], "new_tokens": N_NEW, "results": RESULTS})
 
 
 @pytest.mark.parametrize("kv", [ShareLast()], ids=["share-last"])
