@@ -179,15 +179,10 @@ class _ARRun:
         kv_len = max(p + 1 for p, d in zip(host_pos, self.done) if not d)
         if isinstance(self.rule, FixedDepth):
             # A depth rule needs no device check: it fires at the first scheduled check at or after its depth.
+            # (With graphs, fixed depth runs `_pipelined`; this path is eager.)
             depth = self._fixed_exit(self.rule.depth)
-            if self.graphs is not None:
-                kv_len = bucket_context(kv_len, self.cache.max_len)
             x = dict(token=token, pos=pos, live=live, prev=prev_state, rows=batch.rows)
-
-            def compute(x: dict) -> dict:
-                return self._fixed_token(x, kv_len, depth)
-
-            out = compute(x) if self.graphs is None else self.graphs.run((self.signature, kv_len, depth), compute, x)
+            out = self._fixed_token(x, kv_len, depth)
             state, new_token, top, codes = out["state"], out["token"], out["top"], out["nonfinite"]
             depths = [0 if d else depth for d in self.done]
         else:

@@ -1,9 +1,10 @@
 """What a sampler run returns: the tokens, the committed latents, and a `Trace` of the work it did.
 
-A `Trace` lists ticks. A tick is one call of the engine: a set of positions (per row) each advanced by some number
-of recurrences in the same serial core passes, followed by commits. From it come the counters users and the theory
-ask for (ticks, core passes, tokens forwarded, recurrences per position, standing waves) and, through
-`rdtheory.theory`, the schedule of (position, recurrence-step) cells that actually ran. Pure Python.
+A `Trace` lists ticks. A tick is one step of a sampler's device work (the prefill, an AR token step, a DF tick): a
+set of positions (per row) each advanced by some number of recurrences in the same serial core passes, followed by
+commits. From it come the counters users and the theory ask for (ticks, core passes, tokens forwarded, recurrences
+per position, standing waves) and, through `rdtheory.theory`, the schedule of (position, recurrence-step) cells
+that actually ran. Pure Python.
 """
 
 from collections import Counter
@@ -49,7 +50,7 @@ class Commit:
 
 @dataclass
 class Tick:
-    """One engine call: `passes` serial core passes over the positions of `blocks`, then `commits`. `standing`
+    """One step of device work: `passes` serial core passes over the positions of `blocks`, then `commits`. `standing`
     lists the rows whose front could not advance because their wavefront was at its cap."""
 
     passes: int
