@@ -7,7 +7,7 @@
                       fastest DF knobs (--search); the accelerators that reach a rate (--target; exit status
                       1 if none does)
   rdtheory calibrate  refit the cost model's calibration from GPU measurement files
-  rdtheory bench      full-scale generation speed on a CUDA device (the same as python -m rdtheory.bench)
+  rdtheory bench      full-scale generation speed on a CUDA device (the same as python -m rdtheory.gpu.bench)
   rdtheory verify     run the oracle against a checkpoint folder; verdicts in verify.md and verify.json (exit
                       status 1 if a check fails)
 
