@@ -188,6 +188,24 @@ def test_lower_layers_import_nothing_above_them(package, forbidden):
     assert wrong == []
 
 
+def test_no_module_imports_another_ones_private_names():
+    """A name or module with a leading underscore is its module's or package's own: the package's modules and the
+    tests import none from elsewhere (`from rdtheory.x import _y`, or rdtheory.p._m from outside package p)."""
+    wrong = []
+    for path in [*MODULES.values(), *sorted((ROOT / "tests").rglob("*.py"))]:
+        importer = _module_name(path) if path.is_relative_to(PACKAGE) else "tests"
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith("rdtheory"):
+                continue
+            private = [a.name for a in node.names if a.name.startswith("_")]
+            parts = node.module.split(".")
+            for i, part in enumerate(parts):
+                if part.startswith("_") and not _in(importer, ".".join(parts[:i])):
+                    private.append(node.module)
+            wrong += [(str(path.relative_to(ROOT)), node.lineno, name) for name in private]
+    assert wrong == []
+
+
 def test_allowed_imports_exist_and_are_deferred():
     """Each allowed crossing is still in the code, and only inside a function or a command block."""
     for (importer, target), reason in DEFERRED_ALLOWED.items():
