@@ -35,7 +35,7 @@ def test_package_imports_with_torch_unimportable(package):
     assert int(done.stdout) >= 3, done.stdout  # the package's modules were found, so the loop imported something
 
 
-# ------------------------------------------------------------------------------------------------ old command names
+# ------------------------------------------------------------------------------------------------ old names
 
 
 def _run(module: str, *args: str) -> subprocess.CompletedProcess:
@@ -182,6 +182,8 @@ def test_nothing_outside_the_cli_imports_it():
 @pytest.mark.parametrize("package, forbidden", [
     ("rdtheory.theory", ("torch", "rdtheory.sampling", "rdtheory.model", "rdtheory.costs")),
     ("rdtheory.costs", ("torch", "rdtheory.sampling", "rdtheory.model")),
+    ("rdtheory.sampling", ("rdtheory.costs", "rdtheory.testing", "rdtheory.figures", "rdtheory.report",
+                           "rdtheory.training", "rdtheory.gpu")),
 ])
 def test_lower_layers_import_nothing_above_them(package, forbidden):
     wrong = [e for e in EDGES if _in(e.importer, package) and any(_in(e.target, f) for f in forbidden)]
