@@ -7,7 +7,7 @@
                       fastest DF knobs (--search); the accelerators that reach a rate (--target; exit status
                       1 if none does)
   rdtheory calibrate  refit the cost model's calibration from GPU measurement files
-  rdtheory bench      full-scale generation speed on a CUDA device (the same as python -m rdtheory.bench)
+  rdtheory bench      full-scale generation speed on a CUDA device (the same as python -m rdtheory.gpu.bench)
   rdtheory verify     run the oracle against a checkpoint folder; verdicts in verify.md and verify.json (exit
                       status 1 if a check fails)
 
@@ -18,8 +18,9 @@ line). Ctrl-C ends a command with one line, `rdtheory <command>: interrupted`, a
 into a reader that stops early (`rdtheory plan | head -1`) ends the command quietly with exit status 141, as a
 shell reports a command that SIGPIPE ended.
 
-Modules: `checks` (the argument rules), one module per subcommand; this one holds `main`. The package imports
-only `sampler_label` and `rate_range` from here: `rdtheory.report` prints predictions as `plan` does.
+Modules: `checks` (the argument rules), one module per subcommand; this one holds `main`. Nothing in the package
+imports the CLI; `sampler_label` and `rate_range` (how `plan` prints a prediction) live in `rdtheory.costs.plan` and
+are re-exported here for code that imported them from the CLI.
 """
 
 import argparse
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 
 from rdtheory.cli import bench, calibrate, demo, plan, report, verify
 from rdtheory.cli.checks import UsageError
-from rdtheory.cli.plan import rate_range, sampler_label
+from rdtheory.costs.plan import rate_range, sampler_label
 
 __all__ = ["main", "rate_range", "sampler_label"]
 

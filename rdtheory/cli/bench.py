@@ -1,5 +1,5 @@
-"""`rdtheory bench`: `rdtheory.bench` (full-scale generation speed on a CUDA device) as a subcommand, with the same
-options; `python -m rdtheory.bench` runs the same code."""
+"""`rdtheory bench`: `rdtheory.gpu.bench` (full-scale generation speed on a CUDA device) as a subcommand, with the
+same options; `python -m rdtheory.gpu.bench` (or `python -m rdtheory.bench`) runs the same code."""
 
 import argparse
 from typing import Any
@@ -8,7 +8,7 @@ from rdtheory.cli.checks import UsageError
 
 
 def add_parser(sub: Any) -> None:
-    from rdtheory import bench
+    from rdtheory.gpu import bench
 
     b = sub.add_parser("bench", help="full-scale generation speed on a CUDA device, written as JSON",
                        description=bench.__doc__.splitlines()[0])
@@ -17,7 +17,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rdtheory import bench
+    from rdtheory.gpu import bench
 
     why = bench.problem(args)
     if why is not None:

@@ -9,7 +9,7 @@ from rdtheory.cli.checks import UsageError, json_object, output_file, requires, 
 
 def add_parser(sub: Any) -> None:
     c = sub.add_parser("calibrate", help="refit the calibration from GPU measurement files")
-    c.add_argument("--stages", required=True, help="stage-latency JSON (python -m rdtheory.costs.measure)")
+    c.add_argument("--stages", required=True, help="stage-latency JSON (python -m rdtheory.gpu.measure)")
     c.add_argument("--generation", required=True, help="generation-speed JSON (rdtheory bench)")
     c.add_argument("--hardware", default="H100 SXM", help="record name of the measured accelerator")
     c.add_argument("--validation", action="append", default=[], metavar="GENERATION",

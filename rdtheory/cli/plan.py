@@ -1,7 +1,7 @@
 """`rdtheory plan`: predicted time, tokens/s and memory of a generation, the fastest DF knobs, the accelerators
 that reach a rate. Every argument is checked and every number computed before anything is printed, so an error
-never follows a half-printed plan. Also owns how a planning sampler and a rate band print (`sampler_label`,
-`rate_range`), which `rdtheory.report` shares.
+never follows a half-printed plan. How a planning sampler and a rate band print (`sampler_label`, `rate_range`) is
+`rdtheory.costs.plan`'s, shared with `rdtheory.report`.
 """
 
 import argparse
@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from rdtheory.cli.checks import UsageError, count, json_object, positive
+from rdtheory.costs.plan import rate_range, sampler_label
 
 MODELS = ("huginn-0125", "tiny")
 COUNTS = (("--depth", "depth"), ("--inner", "inner"), ("--cap", "cap"), ("--headway", "headway"),
@@ -35,21 +36,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--roofline", action="store_true", help="the plain roofline (bounds), no calibration")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(run=run)
-
-
-def sampler_label(s: Any) -> str:
-    """Knobs of a planning sampler (`rdtheory.costs.plan`) in one line, as `plan` and `report` print them."""
-    from rdtheory.costs.plan import DiffusionForcing
-
-    if isinstance(s, DiffusionForcing):
-        return f"DF r'={s.inner} FixedDepth({s.depth}) headway={s.headway} cap={s.max_wavefront}"
-    return f"AR r={s.depth}"
-
-
-def rate_range(p: Any) -> str:
-    """A prediction's tokens/s band, or what an uncalibrated rate is."""
-    r = p.tokens_per_s_range
-    return "upper bound (roofline)" if r is None else f"{r[0]:.1f} .. {r[1]:.1f}"
 
 
 def _check(args: argparse.Namespace, block_size: int) -> None:

@@ -1,6 +1,7 @@
 """Cost models: FLOPs, bytes, memory and roofline time of recurrent-depth models, and planning on hardware.
 
-Pure Python (no torch at import). Re-exports the public API; defines nothing.
+Pure Python: no module here imports torch (the GPU measurements these models are fitted on are taken by
+`rdtheory.gpu`). Re-exports the public API; defines nothing.
 """
 
 from rdtheory.costs.calibration import (

@@ -1,8 +1,8 @@
 """Fitting a `Calibration` from GPU measurements: the call model on stage latencies, the host model on generations.
 
-Reads the stage-latency file of `rdtheory.costs.measure` (records of stage, W, L, B and seconds) and the
-generation file of `rdtheory.bench` (end-to-end benchmark cases). Owns the train/held-out split, the fit (scipy,
-imported only when a fit runs), the residual summaries and the band. Knows nothing of samplers' code: benchmark
+Reads the stage-latency file of `rdtheory.gpu.measure` (records of stage, W, L, B and seconds) and the generation
+file of `rdtheory.gpu.bench` (end-to-end benchmark cases). Owns the train/held-out split, the fit (scipy, imported
+only when a fit runs), the residual summaries and the band. Knows nothing of samplers' code: benchmark
 cases are described by `plan`'s knob objects and priced with `workload`'s builders.
 
 Split: the k-th record of each stage in file order (the harness writes them by batch, then context, then width)
@@ -75,7 +75,7 @@ class GenerationCase:
     prefill_depth: int | None = None
 
 
-# The cases of `rdtheory.bench` (prompt 64, 48 new tokens). LatentDiff's exits depend on the states, so no knobs
+# The cases of `rdtheory.gpu.bench` (prompt 64, 48 new tokens). LatentDiff's exits depend on the states, so no knobs
 # give its passes; it is priced as its envelope, the fixed-rule wave at its forced exit max_depth = 2r = 64 with
 # the prefill at r = 32, which has its recorded ticks and core passes (16 ticks per position, not its mean).
 BENCHMARK_CASES: dict[str, GenerationCase] = {

@@ -112,6 +112,20 @@ class Prediction:
         return self.batch * (self.new_tokens - 1) / (self.seconds - self.prefill_s)
 
 
+def sampler_label(sampler: Sampler) -> str:
+    """A planning sampler's knobs in one line, as `rdtheory plan` and `rdtheory report` print them."""
+    if isinstance(sampler, DiffusionForcing):
+        return (f"DF r'={sampler.inner} FixedDepth({sampler.depth}) headway={sampler.headway} "
+                f"cap={sampler.max_wavefront}")
+    return f"AR r={sampler.depth}"
+
+
+def rate_range(prediction: Prediction) -> str:
+    """A prediction's tokens/s band, or what an uncalibrated rate is."""
+    r = prediction.tokens_per_s_range
+    return "upper bound (roofline)" if r is None else f"{r[0]:.1f} .. {r[1]:.1f}"
+
+
 def sampler_passes(config: ModelConfig, sampler: Sampler, prompt_length: int, new_tokens: int, batch: int = 1,
                    kv: KVSharing | None = None) -> list[Pass]:
     """The passes of one generation with the given sampler knobs."""

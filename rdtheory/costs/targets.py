@@ -100,7 +100,8 @@ def saturation_widths_at(config: ModelConfig, hw: Hardware, context: int, batch:
 
 def measured_hardware(calibration: Calibration | None = None) -> Hardware:
     """The calibration's hardware record at its measured ceilings: copy bandwidth (bytes read plus written by a
-    large device copy) and bf16 matmul rate, as `environment.ceilings` measured them next to the stage timings."""
+    large device copy) and bf16 matmul rate, as `rdtheory.gpu.environment.ceilings` measured them next to the stage
+    timings."""
     cal = load_calibration() if calibration is None else calibration
     ceilings = cal.provenance["stages"]["ceilings"]
     source = f"measured ceilings of {cal.provenance['stages']['file']}"

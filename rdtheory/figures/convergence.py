@@ -28,7 +28,7 @@ from rdtheory.testing.contraction import Constants, max_constants, step_constant
 from rdtheory.testing.convergence import committed_states
 from rdtheory.testing.models import random_model
 from rdtheory.theory import committed_error_bound
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 
 REFERENCE_DEPTH = 120  # lam <= 0.75 gives lam^120 < 1e-14: the reference is the fixed point to rounding
 EPSILONS = (3.0, *(10.0**-k for k in range(0, 11)))

@@ -22,7 +22,7 @@ from rdtheory.costs.roofline import call_time_s
 from rdtheory.costs.targets import RHO, SaturationWidths, saturation_widths_at
 from rdtheory.figures.output import new_figure
 from rdtheory.figures.predictions import MeasuredRate, measured_rates, workload
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from rdtheory.theory import (
     theorem_4_4,
     tokens_never_behind,
 )
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 
 
 @dataclass(frozen=True)

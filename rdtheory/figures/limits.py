@@ -24,7 +24,7 @@ from rdtheory.sampling.schedules import NO_NOISE
 from rdtheory.testing.equivalence import ar_limit, assert_same_latents, assert_same_tokens, check_against_oracle
 from rdtheory.testing.models import random_model
 from rdtheory.theory import Schedule, same_passes, tick_limit
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 
 LATENT_RTOL = 1e-10
 

@@ -14,7 +14,7 @@ from rdtheory.costs.hardware import load_hardware
 from rdtheory.costs.memory import kv_cache_bytes, wavefront_state_bytes, weights_bytes
 from rdtheory.figures.output import new_figure
 from rdtheory.model.cache import PerStep, ShareLast
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 
 
 @dataclass(frozen=True)

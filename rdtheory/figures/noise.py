@@ -21,7 +21,7 @@ from rdtheory.theory import (
     linear_beta,
     mixed_variance,
 )
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from rdtheory.costs.hardware import load_hardware
 from rdtheory.costs.roofline import saturation_width, time_model
 from rdtheory.figures.output import new_figure
 from rdtheory.theory import Scaling, lognormal_tail, prefill_cost, width_mask, width_per_time_ratio
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 from rdtheory.theory.prefill import flat
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from rdtheory.figures.output import new_figure
 from rdtheory.theory import Schedule, ar_schedule, df_schedule
-from rdtheory.theory._checks import require_int
+from rdtheory.theory.checks import require_int
 
 CLOCKS = ("pass", "tick")
 

@@ -17,7 +17,7 @@ from rdtheory.costs.table1 import TABLE1_HARDWARE, TABLE1_TOKENS_PER_S, TASKS
 from rdtheory.figures.output import new_figure
 from rdtheory.figures.predictions import AR_CASE, DF_CASE, MEASUREMENTS, measured_rate, workload
 from rdtheory.theory import fixed_rule_speedup, flop_ratio, ideal_speedup, paper_flop_ratio
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 
 
 @dataclass(frozen=True)

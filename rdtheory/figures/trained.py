@@ -52,7 +52,9 @@ def size(full: bool = False) -> Size:
     return FULL if full else SMALL
 
 
-def _count(name: str, value: object, minimum: int = 1) -> int:
+def checked_count(name: str, value: object, minimum: int = 1) -> int:
+    """`value` if it is an int >= minimum (a bool is no count), else ValueError naming the argument, its value and
+    the rule. The argument check of this module and of `trained_plots`."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name}={value!r} must be an int >= {minimum}")
     return value
@@ -118,7 +120,7 @@ def held_out(n: int) -> list[Any]:
     """The first `n` held-out examples: the first of those the committed evaluation measured."""
     from rdtheory.training.task import HELD_OUT_SEED, dataset
 
-    return dataset(HELD_OUT_SEED, _count("n", n))
+    return dataset(HELD_OUT_SEED, checked_count("n", n))
 
 
 # ------------------------------------------------------------------------------------------------ depth curve
@@ -131,7 +133,7 @@ def depth_curves(model: Any, evaluation: Mapping[str, Any], n_examples: int = SM
     from rdtheory.training.evaluate import depth_curve
 
     depths = _depths(depths)
-    examples = held_out(_count("n_examples", n_examples))
+    examples = held_out(checked_count("n_examples", n_examples))
     with _one_thread():
         live = depth_curve(model, examples, depths)
     return {"committed": list(evaluation["depth_curve"]), "live": live, "live_examples": n_examples,
@@ -147,9 +149,9 @@ def latent_curves(model: Any, evaluation: Mapping[str, Any], n_examples: int = S
     positions, teacher forced) and the same measured live on the first `n_examples` held-out examples."""
     from rdtheory.training.evaluate import latent_convergence
 
-    examples = held_out(_count("n_examples", n_examples))
+    examples = held_out(checked_count("n_examples", n_examples))
     with _one_thread():
-        live = latent_convergence(model, examples, _count("max_depth", max_depth))
+        live = latent_convergence(model, examples, checked_count("max_depth", max_depth))
     return {"committed": dict(evaluation["latent_convergence"]), "live": live, "live_examples": n_examples}
 
 
@@ -166,14 +168,14 @@ def sampler_runs(model: Any, example: int = 0, defaults: Mapping[str, Any] = PAP
     from rdtheory.sampling.exits import LatentDiff
     from rdtheory.training.task import EOS, encode
 
-    _count("example", example, 0)
+    checked_count("example", example, 0)
     missing = sorted(set(PAPER_DEFAULTS) - set(defaults))
     if missing:
         raise ValueError(f"defaults={dict(defaults)!r} must set {sorted(PAPER_DEFAULTS)}; it lacks {missing}")
     ex = held_out(example + 1)[example]
     prompt, n_new = [encode(ex.prompt)], len(ex.answer) + 1
     d = defaults
-    _count("ar_depth", ar_depth)
+    checked_count("ar_depth", ar_depth)
     with _one_thread():
         df = generate_df(model, prompt, n_new, inner=d["inner"], depth=d["depth"], exit=LatentDiff(d["eps"]),
                          ema=d["ema"], max_wavefront=d["max_wavefront"], stop_tokens=[EOS])
@@ -204,7 +206,7 @@ def generated_recurrences(runs: Mapping[str, Any], row: int = 0) -> dict[str, di
 def cropped(schedule: Schedule, start: int) -> Schedule:
     """`schedule` from position `start` on, positions renumbered from 0 (the ticks, and so the passes, kept): a
     view of the end of a long prompt and the new positions."""
-    _count("start", start, 0)
+    checked_count("start", start, 0)
     if start >= schedule.prompt_len:
         raise ValueError(f"start={start!r} must be < prompt_len={schedule.prompt_len} (keep a prompt position)")
     ticks = tuple(ScheduleTick(t.passes, [(s.pos - start, s.first, s.count) for s in t.runs if s.pos >= start],
@@ -219,7 +221,7 @@ def cropped(schedule: Schedule, start: int) -> Schedule:
 def tradeoff(evaluation: Mapping[str, Any], max_ar_depth: int = AR_DEPTH) -> dict[str, Any]:
     """The committed sweep as one series per r' ({r': [{eps, core_passes_mean, accuracy}] in decreasing eps}),
     static AR at r <= max_ar_depth from the depth curve, and the paper-defaults point."""
-    _count("max_ar_depth", max_ar_depth)
+    checked_count("max_ar_depth", max_ar_depth)
     series: dict[int, list[dict[str, float]]] = {}
     for row in evaluation["sweep"]:
         series.setdefault(row["inner"], []).append(

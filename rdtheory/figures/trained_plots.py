@@ -9,7 +9,7 @@ from typing import Any
 
 from rdtheory.figures.output import new_figure
 from rdtheory.figures.schedules import schedules_figure, trace_schedules
-from rdtheory.figures.trained import _count, cropped
+from rdtheory.figures.trained import checked_count, cropped
 
 CURVE_METRICS = (("accuracy", "exact match (free-running)", "-"),
                  ("teacher_forced_accuracy", "exact match, teacher forced", "--"),
@@ -72,7 +72,7 @@ def sampler_schedules_figure(runs: Mapping[str, Any], row: int = 0, context: int
     last `context` prompt positions and the new ones (x labels are absolute positions)."""
     from matplotlib.ticker import FuncFormatter
 
-    _count("context", context, 1)
+    checked_count("context", context, 1)
     schedules = trace_schedules(runs, row)
     start = min(max(s.prompt_len - context, 0) for s in schedules.values())
     prefill = {s.ticks[0].passes for s in schedules.values() if s.ticks and s.ticks[0].prefill}

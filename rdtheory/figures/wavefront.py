@@ -17,7 +17,7 @@ import numpy as np
 
 from rdtheory.figures.output import new_figure
 from rdtheory.theory import Schedule, df_schedule
-from rdtheory.theory._checks import require_int
+from rdtheory.theory.checks import require_int
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from typing import Any
 
 import torch
 
-from rdtheory.cli import rate_range, sampler_label
 from rdtheory.costs.fitting import BENCHMARK_CASES
+from rdtheory.costs.plan import rate_range, sampler_label
 from rdtheory.figures import predictions
 from rdtheory.report.checks import SCHEDULE_KNOBS, Check
 from rdtheory.report.sections import MODEL, PAPER_DF_TEXT, ModelSection

@@ -2,10 +2,10 @@
 
 It has every knob of `rdtheory.sampling.diffusion_forcing.generate_df` (same names, same defaults; `row` is the
 row id that keys the noise, as `row_ids` does there; graphs and workspaces change no result) and returns what a run
-of that row must produce. Keys and values live in the AR oracle's dictionaries (`_Keys` of
-`rdtheory.testing.oracle`: PerStep reads min(step, deepest stored), otherwise the latest), and every position goes
-through the oracle's per-position prelude, core step and coda, left to right (the model is causal, so a position
-sees its left neighbours' keys of the same pass exactly as a batched pass would show them). Shared with the
+of that row must produce. Keys and values live in dictionaries, as in the AR oracle (`KeyStore` of
+`rdtheory.testing.plain_stages`: PerStep reads min(step, deepest stored), otherwise the latest), and every position
+goes through the oracle's plain per-position prelude, core step and coda, left to right (the model is causal, so a
+position sees its left neighbours' keys of the same pass exactly as a batched pass would show them). Shared with the
 package: the model's weights, the position-keyed random functions of `rdtheory.model.noise`, the exit-rule
 objects (`start`/`check` called per position on [1, 1] tensors) and the schedules' scalar `beta(n)`. Nothing of
 the sampler's code: token picking, the commit rule and the appends are written out in
@@ -78,7 +78,7 @@ from rdtheory.sampling.exits import ExitRule, LatentDiff
 from rdtheory.sampling.schedules import NO_NOISE, NoiseSchedule
 from rdtheory.sampling.tokens import GREEDY, Sampling
 from rdtheory.testing.df_reference_rules import Entry, filler_token, leaving, pick_token
-from rdtheory.testing.oracle import _core, _decode, _embed, _Keys
+from rdtheory.testing.plain_stages import KeyStore, core, decode, embed
 
 
 @dataclass
@@ -160,7 +160,7 @@ class _Row:
                  init_scale: float, kv: KVPolicy, sampling: Sampling, stops: frozenset[int]) -> None:
         self.model, self.prompt, self.n_new, self.row, self.seed = model, prompt, n_new, row, seed
         self.init_scale, self.sampling, self.stops = init_scale, sampling, stops
-        self.keys = _Keys(kv.per_step)
+        self.keys = KeyStore(kv.per_step)
         self.tokens: list[int] = []
         self.latents: list[Tensor] = []
         self.recurrences: dict[int, int] = {}
@@ -196,11 +196,11 @@ class _Row:
         from the last position's state."""
         m, n = self.model, len(self.prompt)
         positions = list(range(n))
-        e = _embed(m, self.prompt, positions, self.keys)
+        e = embed(m, self.prompt, positions, self.keys)
         s = torch.stack([self.noise_state(p, 0) for p in positions])
         for k in range(1, depth + 1):
-            s = _core(m, s, e, positions, k, self.keys)
-        logits = _decode(m, s, positions, self.keys)
+            s = core(m, s, e, positions, k, self.keys)
+        logits = decode(m, s, positions, self.keys)
         for p in positions:
             self.count(p, depth)
         self.had_prefill = True
@@ -215,7 +215,7 @@ class _Row:
         m, front = self.model, self.front
         vocab = m.config.vocab_size
         # Algorithm 2, line 5: P(y_current), position by position (the prelude is causal).
-        p_y = [_embed(m, [x.token], [x.pos], self.keys)[0] for x in front]
+        p_y = [embed(m, [x.token], [x.pos], self.keys)[0] for x in front]
         e = []
         for x, p in zip(front, p_y):
             if x.new:  # line 18's fresh state, or the carried one; the exit rule's memory starts from it
@@ -232,9 +232,9 @@ class _Row:
         # Line 8: r' recurrences; recurrence k of a position is its count + k.
         for i in range(1, inner + 1):
             for x, e_x in zip(front, e):
-                x.z = _core(m, x.z[None], e_x[None], [x.pos], x.count + i, self.keys)[0]
+                x.z = core(m, x.z[None], e_x[None], [x.pos], x.count + i, self.keys)[0]
         # Line 9: decode every position and draw its token for pos + 1.
-        logits = [_decode(m, x.z[None], [x.pos], self.keys)[0] for x in front]
+        logits = [decode(m, x.z[None], [x.pos], self.keys)[0] for x in front]
         predicted = [pick_token(lg, self.sampling, self.seed, self.row, x.pos) for x, lg in zip(front, logits)]
         # Lines 11-13 / Eq. 3: each position's verdict, forced at max_depth.
         converged = []

@@ -36,7 +36,7 @@ The rightmost rule (Algorithm 2) violates (A4): it commits unconverged positions
 As eps -> 0 the bound vanishes: the paper's "converges to the autoregressive solution" is this limit.
 """
 
-from rdtheory.theory._checks import require_int, require_real
+from rdtheory.theory.checks import require_int, require_real
 
 
 def _check(contraction: float, eps: float, state_bound: float, lipschitz: float, index: int, window: int) -> None:

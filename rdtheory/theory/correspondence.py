@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
-from rdtheory.theory._checks import require_int, require_real
+from rdtheory.theory.checks import require_int, require_real
 from rdtheory.theory.grid import Cell
 from rdtheory.theory.schedule import Schedule
 

@@ -44,7 +44,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Real
 
-from rdtheory.theory._checks import require_int
+from rdtheory.theory.checks import require_int
 from rdtheory.theory.grid import ceil_div
 from rdtheory.theory.schedule import Schedule
 from rdtheory.theory.timing import Timed, TimeModel

@@ -8,7 +8,7 @@ ticks, samplers, time or costs.
 
 from dataclasses import dataclass
 
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 
 
 @dataclass(frozen=True, order=True)

@@ -18,7 +18,7 @@ nothing of hardware.
 
 from fractions import Fraction
 
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 from rdtheory.theory.grid import ceil_div
 from rdtheory.theory.schedule import Schedule
 

@@ -33,7 +33,7 @@ from enum import Enum
 from fractions import Fraction
 from numbers import Real
 
-from rdtheory.theory._checks import require, require_int, require_real
+from rdtheory.theory.checks import require, require_int, require_real
 from rdtheory.theory.schedule import Schedule, ScheduleTick
 from rdtheory.theory.timing import TimeModel
 

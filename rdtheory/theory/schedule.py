@@ -25,7 +25,7 @@ position.
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 from rdtheory.theory.grid import Cell, Span
 from rdtheory.theory.wavefront import Wave, first_front, is_done, max_df_ticks, recur, settle
 

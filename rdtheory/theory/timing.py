@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from numbers import Real
 
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 from rdtheory.theory.counters import pass_counters
 from rdtheory.theory.schedule import Schedule
 

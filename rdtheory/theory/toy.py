@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rdtheory.theory._checks import require, require_int, require_real
+from rdtheory.theory.checks import require, require_int, require_real
 from rdtheory.theory.schedule import Schedule, ScheduleTick
 from rdtheory.theory.wavefront import Wave, first_front, is_done, max_df_ticks, recur, settle
 

@@ -31,7 +31,7 @@ The rules, for one row with prompt positions 0..P-1 and N new tokens (the state 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rdtheory.theory._checks import require, require_int
+from rdtheory.theory.checks import require, require_int
 from rdtheory.theory.grid import ceil_div
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from rdtheory import bench
 from rdtheory.cli import main
+from rdtheory.gpu import bench
 
 DATA = resources.files("rdtheory.costs") / "data"
 STAGES, GENERATION = str(DATA / "h100_stage_latency_compiled.json"), str(DATA / "h100_generation_compiled.json")

@@ -153,7 +153,7 @@ def _sampler_ticks(model, monkeypatch, vp):
 
 def _reference_ticks(model, monkeypatch, vp):
     ticks = []
-    core = reference_module._core
+    core = reference_module.core
 
     def probe(model, s, e, positions, step, keys):
         out = core(model, s, e, positions, step, keys)
@@ -163,7 +163,7 @@ def _reference_ticks(model, monkeypatch, vp):
             ticks[-1][positions[0]] = (s[0], e[0], out[0])
         return out
 
-    monkeypatch.setattr(reference_module, "_core", probe)
+    monkeypatch.setattr(reference_module, "core", probe)
     return df_reference(model, [5, 6], 4, variance_preserving=vp, **KNOBS).tokens, ticks
 
 

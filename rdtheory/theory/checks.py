@@ -1,9 +1,11 @@
-"""Argument checks shared by the theory modules: errors name the argument, its value and the rule."""
+"""Argument checks: errors name the argument, its value and the rule. Shared by the theory modules and by
+`rdtheory.figures`, whose data functions take the same kinds of counts and ranges."""
 
 from numbers import Real
 
 
 def require(name: str, value: object, ok: bool, rule: str) -> None:
+    """ValueError "name=value rule" unless `ok`."""
     if not ok:
         raise ValueError(f"{name}={value!r} {rule}")
 
