@@ -84,6 +84,9 @@ def test_notebooks_run_save_their_figures_and_fit_the_budget(tmp_path, monkeypat
     size all of them together take at most BUDGET_S."""
     durations = {}
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the kernels' tiny models: one thread, as in the test processes
+    # The kernels import this checkout's rdtheory, as the test processes do, whichever copy the environment installed.
+    paths = [str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
     for name in sorted(FIGURES):
         folder = tmp_path / name
         folder.mkdir()

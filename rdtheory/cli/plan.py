@@ -11,6 +11,7 @@ from typing import Any
 
 from rdtheory.cli.checks import UsageError, count, json_object, positive
 from rdtheory.costs.plan import rate_range, sampler_label
+from rdtheory.paper import DF_DEFAULTS
 
 MODELS = ("huginn-0125", "tiny")
 COUNTS = (("--depth", "depth"), ("--inner", "inner"), ("--cap", "cap"), ("--headway", "headway"),
@@ -22,10 +23,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--model", choices=MODELS, default="huginn-0125", help="model shape")
     p.add_argument("--hardware", default="H100 SXM", help="accelerator record name (see hardware.json)")
     p.add_argument("--sampler", choices=("ar", "df"), default="df", help="static AR or fixed-rule DF")
-    p.add_argument("--depth", type=int, default=32, help="recurrences per token (r)")
-    p.add_argument("--inner", type=int, default=4, help="recurrences per DF tick (r')")
-    p.add_argument("--cap", type=int, default=128, help="DF wavefront cap (>= --headway)")
-    p.add_argument("--headway", type=int, default=1, help="new DF positions per tick")
+    p.add_argument("--depth", type=int, default=DF_DEFAULTS.depth, help="recurrences per token (r)")
+    p.add_argument("--inner", type=int, default=DF_DEFAULTS.inner, help="recurrences per DF tick (r')")
+    p.add_argument("--cap", type=int, default=DF_DEFAULTS.max_wavefront, help="DF wavefront cap (>= --headway)")
+    p.add_argument("--headway", type=int, default=DF_DEFAULTS.headway, help="new DF positions per tick")
     p.add_argument("--batch", type=int, default=1, help="rows")
     p.add_argument("--prompt", type=int, default=64, help="prompt length")
     p.add_argument("--tokens", type=int, default=48, help="new tokens per row")

@@ -38,6 +38,7 @@ from rdtheory.costs.counts import Pass, Stage
 from rdtheory.costs.hardware import Hardware, get_hardware
 from rdtheory.costs.plan import DiffusionForcing, StaticAR
 from rdtheory.costs.workload import ar_passes, df_passes
+from rdtheory.paper import DEPTH
 
 HELD_OUT_EVERY, HELD_OUT_OFFSET = 4, 3
 BAND_QUANTILES = (0.05, 0.95)
@@ -75,15 +76,17 @@ class GenerationCase:
     prefill_depth: int | None = None
 
 
-# The cases of `rdtheory.gpu.bench` (prompt 64, 48 new tokens). LatentDiff's exits depend on the states, so no knobs
-# give its passes; it is priced as its envelope, the fixed-rule wave at its forced exit max_depth = 2r = 64 with
-# the prefill at r = 32, which has its recorded ticks and core passes (16 ticks per position, not its mean).
+# The cases of `rdtheory.gpu.bench` (prompt 64, 48 new tokens), at the paper's settings (`rdtheory.paper.DF_DEFAULTS`,
+# the defaults of DiffusionForcing). LatentDiff's exits depend on the states, so no knobs give its passes; it is
+# priced as its envelope, the fixed-rule wave at its forced exit max_depth = 2r = 64 with the prefill at r = 32,
+# which has its recorded ticks and core passes (16 ticks per position, not its mean).
+_PAPER_DF = DiffusionForcing()
 BENCHMARK_CASES: dict[str, GenerationCase] = {
-    "AR r=32": GenerationCase(StaticAR(32)),
-    "DF fixed r'=4": GenerationCase(DiffusionForcing(32, 4, 1, 128)),
-    "DF LatentDiff(0.03) r'=4": GenerationCase(DiffusionForcing(64, 4, 1, 128), prefill_depth=32),
-    "DF fixed r'=4 B=8": GenerationCase(DiffusionForcing(32, 4, 1, 128), batch=8),
-    "DF fixed r'=4 B=32": GenerationCase(DiffusionForcing(32, 4, 1, 128), batch=32),
+    "AR r=32": GenerationCase(StaticAR(DEPTH)),
+    "DF fixed r'=4": GenerationCase(_PAPER_DF),
+    "DF LatentDiff(0.03) r'=4": GenerationCase(dataclasses.replace(_PAPER_DF, depth=2 * DEPTH), prefill_depth=DEPTH),
+    "DF fixed r'=4 B=8": GenerationCase(_PAPER_DF, batch=8),
+    "DF fixed r'=4 B=32": GenerationCase(_PAPER_DF, batch=32),
 }
 
 

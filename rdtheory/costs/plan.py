@@ -19,6 +19,7 @@ from rdtheory.costs.hardware import Hardware, get_hardware
 from rdtheory.costs.memory import Footprint, footprint
 from rdtheory.costs.roofline import UNCALIBRATED, Corrections, check_priced_dtype, generation_time
 from rdtheory.costs.workload import ar_passes, df_passes, df_steady_state, prefill_passes, spread_depths
+from rdtheory.paper import DEPTH, DF_DEFAULTS
 
 
 def _positive(name: str, value: object) -> None:
@@ -28,9 +29,9 @@ def _positive(name: str, value: object) -> None:
 
 @dataclass(frozen=True)
 class StaticAR:
-    """Every token runs exactly `depth` recurrences; the prompt is prefilled at that depth."""
+    """Every token runs exactly `depth` recurrences; the prompt is prefilled at that depth (default: the paper's r)."""
 
-    depth: int = 32
+    depth: int = DEPTH
 
     def __post_init__(self) -> None:
         _positive("depth", self.depth)
@@ -41,7 +42,7 @@ class AdaptiveAR:
     """Tokens exit after `mean_depth` recurrences on average (at most `max_depth`); prefill at max_depth."""
 
     mean_depth: float
-    max_depth: int = 32
+    max_depth: int = DEPTH
 
     def __post_init__(self) -> None:
         _positive("max_depth", self.max_depth)
@@ -52,12 +53,13 @@ class AdaptiveAR:
 @dataclass(frozen=True)
 class DiffusionForcing:
     """The DF sampler with the fixed exit rule: r' = `inner` recurrences per tick over the wave, a position
-    frozen after `depth` recurrences, `headway` new positions per tick, at most `max_wavefront` active."""
+    frozen after `depth` recurrences, `headway` new positions per tick, at most `max_wavefront` active. The
+    defaults are the paper's experiments' settings (`rdtheory.paper.DF_DEFAULTS`)."""
 
-    depth: int = 32
-    inner: int = 4
-    headway: int = 1
-    max_wavefront: int = 128
+    depth: int = DF_DEFAULTS.depth
+    inner: int = DF_DEFAULTS.inner
+    headway: int = DF_DEFAULTS.headway
+    max_wavefront: int = DF_DEFAULTS.max_wavefront
 
     def __post_init__(self) -> None:
         for name in ("depth", "inner", "headway", "max_wavefront"):

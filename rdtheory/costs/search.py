@@ -16,6 +16,7 @@ from rdtheory.costs.calibration import Calibration
 from rdtheory.costs.counts import KVSharing
 from rdtheory.costs.hardware import Hardware, get_hardware, load_hardware
 from rdtheory.costs.plan import DiffusionForcing, Prediction, Sampler, plan, sampler_footprint
+from rdtheory.paper import DEPTH, DF_DEFAULTS
 
 
 def fits(config: ModelConfig, hw: Hardware, sampler: Sampler, prompt_length: int, new_tokens: int, batch: int,
@@ -53,7 +54,8 @@ class KnobSearch:
 
 
 def best_df_knobs(config: ModelConfig, hardware: str | Hardware, *, prompt_length: int, new_tokens: int,
-                  depth: int = 32, batch: int = 1, inners: Iterable[int] | None = None, headways: Iterable[int] = (1,),
+                  depth: int = DEPTH, batch: int = 1, inners: Iterable[int] | None = None,
+                  headways: Iterable[int] = (DF_DEFAULTS.headway,),
                   calibration: Calibration | None = None, dtype: object = "bfloat16", kv: KVSharing | None = None,
                   table: Mapping[str, Hardware] | None = None) -> KnobSearch:
     """The fastest r' and wavefront cap (and headway, if several are given) for the fixed-rule DF sampler on one

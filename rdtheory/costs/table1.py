@@ -21,21 +21,30 @@ survive even where the absolute rates cannot. Nothing here depends on calibratio
 
 from dataclasses import dataclass
 
+from rdtheory import paper
 from rdtheory.config import HUGINN_0125, ModelConfig
 from rdtheory.costs.hardware import Hardware, get_hardware
 from rdtheory.costs.plan import DiffusionForcing, StaticAR, bandwidth_bound_tokens_per_s
 
 TABLE1_HARDWARE = "A100 40GB SXM"
-TASKS = ("GSM8K", "MATH500", "HumanEval", "MBPP")
-# Median tokens/s as printed in Table 1, in the order of TASKS. DF rows: headway 1, max wavefront 128 (run tags).
-TABLE1_TOKENS_PER_S: tuple[tuple[StaticAR | DiffusionForcing, tuple[float, ...]], ...] = (
-    (StaticAR(32), (36.1, 6.4, 13.5, 15.3)),
-    (StaticAR(4), (312.9, 18.6, 244.1, 49.6)),
-    (StaticAR(8), (137.5, 23.1, 61.7, 57.2)),
-    (StaticAR(64), (18.2, 3.4, 7.3, 7.6)),
-    (DiffusionForcing(depth=32, inner=2), (182.2, 35.9, 67.4, 92.3)),
-    (DiffusionForcing(depth=32, inner=4), (157.3, 30.3, 64.9, 70.2)),
-)
+"""The hardware record of Table 1's GPU (the paper's A100-40GB; SXM and PCIe stream weights alike)."""
+TASKS = paper.TABLE1_TASKS
+
+
+def planned(row: paper.TableRow) -> StaticAR | DiffusionForcing | None:
+    """A paper row's sampler as the cost model prices it: static AR at its depth; diffusion forcing with the fixed
+    rule at the row's r, r', headway and wavefront cap (the noise and the exit threshold do not change the passes
+    the fixed rule prices); None for adaptive AR and speculative decoding, which have no fixed depth."""
+    if row.depth is not None:
+        return StaticAR(row.depth)
+    if row.df is not None:
+        return DiffusionForcing(row.df.depth, row.df.inner, row.df.headway, row.df.max_wavefront)
+    return None
+
+
+# Median tokens/s of the Table 1 rows the cost model prices (`planned`), in the order of TASKS.
+TABLE1_TOKENS_PER_S: tuple[tuple[StaticAR | DiffusionForcing, tuple[float, ...]], ...] = tuple(
+    (knobs, row.tokens_per_s) for row in paper.TABLE1.rows if (knobs := planned(row)) is not None)
 
 
 @dataclass(frozen=True)

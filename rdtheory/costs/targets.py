@@ -24,9 +24,10 @@ from rdtheory.costs.fitting import StageRecord
 from rdtheory.costs.hardware import Hardware, get_hardware
 from rdtheory.costs.roofline import call_time_s, generation_time_s, saturation_width
 from rdtheory.costs.workload import ar_passes, df_passes
+from rdtheory.paper import DF_DEFAULTS
 
 RHO = 0.25
-BENCHMARK = dict(prompt_length=64, new_tokens=48, depth=32, inner=4)
+BENCHMARK = dict(prompt_length=64, new_tokens=48, depth=DF_DEFAULTS.depth, inner=DF_DEFAULTS.inner)
 
 
 def crossing_width(widths: Sequence[int], seconds: Sequence[float], rho: float = RHO) -> float:

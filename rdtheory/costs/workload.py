@@ -19,6 +19,7 @@ from typing import Protocol, TypeVar
 
 from rdtheory.config import ModelConfig
 from rdtheory.costs.counts import Pass, Stage
+from rdtheory.paper import DF_DEFAULTS
 
 
 def tick_passes(passes: int, width: int, context: int, batch: int, per_query_kv: bool = False) -> list[Pass]:
@@ -93,7 +94,8 @@ class SteadyState:
     tokens_per_tick: float
 
 
-def df_steady_state(depth: int, inner: int, headway: int = 1, max_wavefront: int = 128) -> SteadyState:
+def df_steady_state(depth: int, inner: int, headway: int = DF_DEFAULTS.headway,
+                    max_wavefront: int = DF_DEFAULTS.max_wavefront) -> SteadyState:
     """n = ceil(r / r'); W = min(cap, headway * n); tokens per tick = W / n (headway, unless the cap binds)."""
     _check_positive(depth=depth, inner=inner, headway=headway, max_wavefront=max_wavefront)
     n = math.ceil(depth / inner)
@@ -101,8 +103,8 @@ def df_steady_state(depth: int, inner: int, headway: int = 1, max_wavefront: int
     return SteadyState(n, width, width / n)
 
 
-def df_ticks(prompt_length: int, new_tokens: int, depth: int, inner: int, headway: int = 1,
-             max_wavefront: int = 128) -> list[tuple[int, int]]:
+def df_ticks(prompt_length: int, new_tokens: int, depth: int, inner: int, headway: int = DF_DEFAULTS.headway,
+             max_wavefront: int = DF_DEFAULTS.max_wavefront) -> list[tuple[int, int]]:
     """(width, context) of every tick after the prefill of the fixed-exit DF sampler (Algorithm 1): the wave
     starts with the prefill's committed token at position P; each tick runs r' recurrences on every active
     position, freezes those that reached r (committing the next token each), then appends up to `headway` new
@@ -125,9 +127,9 @@ def df_ticks(prompt_length: int, new_tokens: int, depth: int, inner: int, headwa
     return ticks
 
 
-def df_passes(config: ModelConfig, prompt_length: int, new_tokens: int, depth: int, inner: int, headway: int = 1,
-              max_wavefront: int = 128, batch: int = 1, per_query_kv: bool = False,
-              prefill_depth: int | None = None) -> list[Pass]:
+def df_passes(config: ModelConfig, prompt_length: int, new_tokens: int, depth: int, inner: int,
+              headway: int = DF_DEFAULTS.headway, max_wavefront: int = DF_DEFAULTS.max_wavefront, batch: int = 1,
+              per_query_kv: bool = False, prefill_depth: int | None = None) -> list[Pass]:
     """Prefill at prefill_depth (default r) as for AR, then per DF tick: EMBED, r' CORE, DECODE over the wave.
     per_query_kv: PerStep keys, where each position of the wave reads its own recurrence of every key."""
     _check_positive(batch=batch)

@@ -22,6 +22,7 @@ from rdtheory.costs.roofline import call_time_s
 from rdtheory.costs.targets import RHO, SaturationWidths, saturation_widths_at
 from rdtheory.figures.output import new_figure
 from rdtheory.figures.predictions import MeasuredRate, measured_rates, workload
+from rdtheory.paper import DEPTH
 from rdtheory.theory.checks import require, require_int
 
 
@@ -103,7 +104,7 @@ class ThroughputGrid:
     measured: tuple[MeasuredRate, ...]
 
 
-def throughput_grid(hardware: str = "H100 SXM", depth: int = 32, inners: Sequence[int] | None = None,
+def throughput_grid(hardware: str = "H100 SXM", depth: int = DEPTH, inners: Sequence[int] | None = None,
                     caps: Sequence[int] = (1, 2, 4, 8, 16, 32), calibration: Calibration | None = None,
                     config: ModelConfig = HUGINN_0125) -> ThroughputGrid:
     require_int("depth", depth, 1)

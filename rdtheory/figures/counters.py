@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from rdtheory.figures.output import new_figure
+from rdtheory.paper import DF_DEFAULTS
 from rdtheory.theory import (
     Counters,
     DecodingComparison,
@@ -43,7 +44,8 @@ class CounterComparison:
     premises: tuple[str, ...]
 
 
-def counter_comparison(depth: int = 8, inner: int = 2, n_new: int = 8, prompt_len: int = 4, cap: int = 128,
+def counter_comparison(depth: int = 8, inner: int = 2, n_new: int = 8, prompt_len: int = 4,
+                       cap: int = DF_DEFAULTS.max_wavefront,
                        l_star: int = 64) -> CounterComparison:
     require_int("n_new", n_new, 1)
     ar = ar_schedule(prompt_len, n_new, depth)

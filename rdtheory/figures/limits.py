@@ -16,6 +16,7 @@ from rdtheory.config import TINY, ModelConfig
 from rdtheory.figures.output import new_figure
 from rdtheory.model.cache import KVPolicy, PerStep, ShareLast
 from rdtheory.model.recurrent import RecurrentDepthLM
+from rdtheory.paper import DF_DEFAULTS
 from rdtheory.sampling.autoregressive import generate_adaptive, generate_ar
 from rdtheory.sampling.batch import Generation
 from rdtheory.sampling.diffusion_forcing import generate_df
@@ -72,7 +73,8 @@ def _verdicts(got: Generation, want: Generation, what: str) -> list[str]:
 def static_limit(model: RecurrentDepthLM, prompts: list[list[int]], n_new: int, depth: int, kv: KVPolicy,
                  init_scale: float = 1.0, seed: int = 0, case: str = "") -> LimitCheck:
     """(a): DF(r' = r, FixedDepth(r)) against static AR, the oracle and the tick-limit schedule."""
-    verdict = ar_limit(depth, depth, FixedDepth(depth), 128, 1, NO_NOISE, init_scale, False, False)
+    verdict = ar_limit(depth, depth, FixedDepth(depth), DF_DEFAULTS.max_wavefront, DF_DEFAULTS.headway, NO_NOISE,
+                       init_scale, False, False)
     common = dict(init_scale=init_scale, seed=seed, kv=kv, stop_tokens=())
     ar = generate_ar(model, prompts, n_new, depth, **common)
     failures = [] if verdict.holds else [f"ar_limit: {verdict.reason}"]

@@ -14,6 +14,7 @@ from rdtheory.costs.hardware import load_hardware
 from rdtheory.costs.memory import kv_cache_bytes, wavefront_state_bytes, weights_bytes
 from rdtheory.figures.output import new_figure
 from rdtheory.model.cache import PerStep, ShareLast
+from rdtheory.paper import DEPTH
 from rdtheory.theory.checks import require, require_int
 
 
@@ -35,7 +36,7 @@ class MemoryCurves:
     per_step_by_depth: tuple[int, ...]
 
 
-def memory_curves(depth: int = 32, batch: int = 1, positions: Sequence[int] = tuple(2**k for k in range(4, 13)),
+def memory_curves(depth: int = DEPTH, batch: int = 1, positions: Sequence[int] = tuple(2**k for k in range(4, 13)),
                   wavefronts: Sequence[int] = (8, 128), dtype: str = "bfloat16",
                   depths: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128),
                   config: ModelConfig = HUGINN_0125) -> MemoryCurves:

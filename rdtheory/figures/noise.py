@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rdtheory.figures.output import new_figure
+from rdtheory.paper import DF_DEFAULTS, DF_INNER_2
 from rdtheory.theory import (
     constant_beta,
     dampened_beta,
@@ -33,7 +34,8 @@ class NoiseCurves:
     variances: dict[tuple[str, bool], tuple[float, ...]]
 
 
-def noise_curves(beta0: float = 0.5, depth: int = 32, inner: int = 4, ticks: int = 12,
+def noise_curves(beta0: float = DF_INNER_2.beta, depth: int = DF_DEFAULTS.depth, inner: int = DF_DEFAULTS.inner,
+                 ticks: int = 12,
                  state_var: float = 1.0, noise_var: float = 1.0) -> NoiseCurves:
     """beta0 and the depth D of the linear schedule; a position is `inner` recurrences further at each tick."""
     require_int("depth", depth, 1)

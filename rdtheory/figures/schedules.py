@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from rdtheory.figures.output import new_figure
+from rdtheory.paper import DF_DEFAULTS
 from rdtheory.theory import Schedule, ar_schedule, df_schedule
 from rdtheory.theory.checks import require_int
 
@@ -32,7 +33,8 @@ def schedule_grid(schedule: Schedule, clock: str = "pass") -> np.ndarray:
     return grid
 
 
-def paper_schedules(depth: int = 8, inner: int = 2, headway: int = 1, cap: int = 128, prompt_len: int = 2,
+def paper_schedules(depth: int = 8, inner: int = 2, headway: int = DF_DEFAULTS.headway,
+                    cap: int = DF_DEFAULTS.max_wavefront, prompt_len: int = 2,
                     n_new: int = 6) -> dict[str, Schedule]:
     """Static AR at depth r and fixed-rule DF (r' = inner, exit after r recurrences) for the same prompt."""
     require_int("n_new", n_new, 1)
@@ -81,7 +83,8 @@ def schedules_figure(schedules: Mapping[str, Schedule], title: str = "", clock: 
     return fig
 
 
-def schedule_diagram(depth: int = 8, inner: int = 2, headway: int = 1, cap: int = 128, prompt_len: int = 2,
+def schedule_diagram(depth: int = 8, inner: int = 2, headway: int = DF_DEFAULTS.headway,
+                     cap: int = DF_DEFAULTS.max_wavefront, prompt_len: int = 2,
                      n_new: int = 6) -> Any:
     """Figure 1: AR against DF (fixed rule) for r, r', headway and wavefront cap."""
     return schedules_figure(paper_schedules(depth, inner, headway, cap, prompt_len, n_new),

@@ -16,6 +16,7 @@ from rdtheory.costs.plan import DiffusionForcing, StaticAR, plan
 from rdtheory.costs.table1 import TABLE1_HARDWARE, TABLE1_TOKENS_PER_S, TASKS
 from rdtheory.figures.output import new_figure
 from rdtheory.figures.predictions import AR_CASE, DF_CASE, MEASUREMENTS, measured_rate, workload
+from rdtheory.paper import DEPTH
 from rdtheory.theory import fixed_rule_speedup, flop_ratio, ideal_speedup, paper_flop_ratio
 from rdtheory.theory.checks import require, require_int
 
@@ -51,15 +52,15 @@ def measured_speedups() -> list[tuple[str, int, float]]:
     for kind in MEASUREMENTS:
         ratio = measured_rate(kind, DF_CASE).tokens_per_s / measured_rate(kind, AR_CASE).tokens_per_s
         out.append((f"H100 {kind}", df_knobs.inner, ratio))
-    ar_rates = next(rates for s, rates in TABLE1_TOKENS_PER_S if s == StaticAR(32))
+    ar_rates = next(rates for s, rates in TABLE1_TOKENS_PER_S if s == StaticAR(DEPTH))
     for sampler, rates in TABLE1_TOKENS_PER_S:
-        if isinstance(sampler, DiffusionForcing) and sampler.depth == 32:
+        if isinstance(sampler, DiffusionForcing) and sampler.depth == DEPTH:
             out += [(f"Table 1 {task} ({TABLE1_HARDWARE})", sampler.inner, rate / ar)
                     for task, rate, ar in zip(TASKS, rates, ar_rates)]
     return out
 
 
-def speedup_curves(depth: int = 32, inners: tuple[int, ...] | None = None, hardware: str = "H100 SXM",
+def speedup_curves(depth: int = DEPTH, inners: tuple[int, ...] | None = None, hardware: str = "H100 SXM",
                    calibration: Calibration | None = None, config: ModelConfig = HUGINN_0125) -> SpeedupCurves:
     """Per r' (default: the divisors of r): theory, cost model and, at r = 32, the measurements."""
     require_int("depth", depth, 1)
@@ -76,7 +77,7 @@ def speedup_curves(depth: int = 32, inners: tuple[int, ...] | None = None, hardw
         tuple(float(fixed_rule_speedup(new, depth, i)) for i in inners),
         tuple(_ratio(config, hardware, i, depth, prompt, new, cal) for i in inners),
         tuple(_ratio(config, hardware, i, depth, prompt, new, None) for i in inners),
-        tuple(measured_speedups()) if depth == 32 else ())
+        tuple(measured_speedups()) if depth == DEPTH else ())
 
 
 def speedup_figure(c: SpeedupCurves) -> Any:

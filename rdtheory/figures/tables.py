@@ -20,9 +20,10 @@ from rdtheory.costs.table1 import TABLE1_HARDWARE
 from rdtheory.figures.output import new_figure
 from rdtheory.figures.paper_tables import TABLE1, TABLE1_TASKS, TABLE2, TABLE2_TASKS, PaperRow
 from rdtheory.figures.predictions import workload
+from rdtheory.paper import DEPTH
 from rdtheory.theory.checks import require
 
-BASE = StaticAR(32)
+BASE = StaticAR(DEPTH)
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:

@@ -19,16 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rdtheory.paper import DEPTH, DF_DEFAULTS
 from rdtheory.theory import Schedule
 from rdtheory.theory.schedule import ScheduleTick
 
 MODEL = "rdtheory/looped-tiny"
 EVALUATION = "evaluation.json"
-# The paper's defaults as `rdtheory.training.evaluate` runs them: r' = 4, LatentDiff(0.03), eta = 0.1, W = 128,
-# prefill depth r = 32, at most 2r recurrences a position (the sampler's default). Repeated here so that importing
-# this module does not import torch; the tests check them against the committed evaluation.
-PAPER_DEFAULTS = {"inner": 4, "eps": 0.03, "ema": 0.1, "max_wavefront": 128, "depth": 32}
-AR_DEPTH = 32
+# The paper's settings (`rdtheory.paper.DF_DEFAULTS`) as `rdtheory.training.evaluate` records them: r', the
+# LatentDiff threshold, eta, the wavefront cap and the prefill depth r, at most 2r recurrences a position (the
+# sampler's default). Built here as there, so that importing this module does not import torch; the tests check
+# them against the committed evaluation.
+PAPER_DEFAULTS = {name: getattr(DF_DEFAULTS, name) for name in ("inner", "eps", "ema", "max_wavefront", "depth")}
+AR_DEPTH = DEPTH
 """The static-AR baseline of the paper's claim."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from rdtheory.figures.output import new_figure
+from rdtheory.paper import DF_DEFAULTS
 from rdtheory.theory import Schedule, df_schedule
 from rdtheory.theory.checks import require_int
 
@@ -74,7 +75,8 @@ def early_commits(schedule: Schedule, needed: Mapping[int, int]) -> int:
     return sum(1 for p, n in schedule.depths().items() if p in needed and n < needed[p])
 
 
-def wave_runs(prompt_len: int = 4, n_new: int = 32, inner: int = 4, depth: int = 32, cap: int = 8,
+def wave_runs(prompt_len: int = 4, n_new: int = 32, inner: int = DF_DEFAULTS.inner, depth: int = DF_DEFAULTS.depth,
+              cap: int = 8,
               seed: int = 0) -> WaveRuns:
     """The fixed rule (exit after r recurrences) and the synthetic adaptive rule (typical positions converge
     after r/4 to 5r/8 recurrences, hard ones after 3r/2 to 2r; forced out at 2r) under the contiguous and the

@@ -10,20 +10,22 @@ from rdtheory.costs.calibration import load_calibration
 from rdtheory.figures import predictions
 from rdtheory.figures.output import new_figure
 from rdtheory.models import bundled_path
+from rdtheory.paper import DF_DEFAULTS
 from rdtheory.sampling.autoregressive import generate_ar
 from rdtheory.sampling.diffusion_forcing import generate_df
 from rdtheory.sampling.exits import LatentDiff
-from rdtheory.sampling.schedules import NO_NOISE
-from rdtheory.training.evaluate import PAPER_DEFAULTS
+from rdtheory.sampling.schedules import Dampened
 from rdtheory.training.task import HELD_OUT_SEED
 
 MODEL = "rdtheory/looped-tiny"
 DEPTHS = (1, 2, 4, 8, 16)
-PAPER_DEPTH = PAPER_DEFAULTS["depth"]  # the paper's r: AR's depth, DF's prefill depth (and max depth 2r)
-PAPER_DF = dict(inner=PAPER_DEFAULTS["inner"], exit=LatentDiff(PAPER_DEFAULTS["eps"]),
-                max_wavefront=PAPER_DEFAULTS["max_wavefront"], headway=1, ema=PAPER_DEFAULTS["ema"], noise=NO_NOISE,
-                init_scale=1.0)
-PAPER_DF_TEXT = "r'=4, LatentDiff(0.03), eta=0.1, beta=0, cap 128, headway 1, init scale 1"
+P = DF_DEFAULTS
+PAPER_DEPTH = P.depth  # the paper's r: AR's depth, DF's prefill depth (and max depth 2r)
+# The paper's settings as generate_df's knobs; the noise is the released code's dampened schedule at beta_t.
+PAPER_DF = dict(inner=P.inner, exit=LatentDiff(P.eps), max_wavefront=P.max_wavefront, headway=P.headway, ema=P.ema,
+                noise=Dampened(P.beta), init_scale=P.init_scale)
+PAPER_DF_TEXT = (f"r'={P.inner}, LatentDiff({P.eps}), eta={P.ema}, beta={P.beta:g}, cap {P.max_wavefront}, "
+                 f"headway {P.headway}, init scale {P.init_scale:g}")
 
 
 def prediction_rows() -> tuple[list[Any], str]:

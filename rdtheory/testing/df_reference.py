@@ -74,6 +74,7 @@ from torch import Tensor
 from rdtheory.model.cache import KVPolicy, ShareLast
 from rdtheory.model.noise import initial_states
 from rdtheory.model.recurrent import RecurrentDepthLM
+from rdtheory.paper import DF_DEFAULTS
 from rdtheory.sampling.exits import ExitRule, LatentDiff
 from rdtheory.sampling.schedules import NO_NOISE, NoiseSchedule
 from rdtheory.sampling.tokens import GREEDY, Sampling
@@ -104,15 +105,15 @@ def df_reference(
     max_new_tokens: int,
     *,
     row: int = 0,
-    inner: int = 4,
+    inner: int = DF_DEFAULTS.inner,
     depth: int | None = None,
-    exit: ExitRule = LatentDiff(0.03),
-    max_wavefront: int = 128,
-    headway: int = 1,
-    ema: float = 0.1,
+    exit: ExitRule = LatentDiff(DF_DEFAULTS.eps),
+    max_wavefront: int = DF_DEFAULTS.max_wavefront,
+    headway: int = DF_DEFAULTS.headway,
+    ema: float = DF_DEFAULTS.ema,
     noise: NoiseSchedule = NO_NOISE,
     variance_preserving: bool = False,
-    init_scale: float = 1.0,
+    init_scale: float = DF_DEFAULTS.init_scale,
     continuous_compute: bool = False,
     full_prefill: bool = True,
     max_ticks: int | None = None,

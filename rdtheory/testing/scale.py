@@ -27,6 +27,7 @@ import torch
 from rdtheory.config import ModelConfig
 from rdtheory.model.cache import ShareLast
 from rdtheory.model.recurrent import RecurrentDepthLM
+from rdtheory.paper import DF_DEFAULTS
 from rdtheory.sampling.autoregressive import generate_ar
 from rdtheory.sampling.batch import Generation
 from rdtheory.sampling.diffusion_forcing import generate_df
@@ -116,7 +117,8 @@ def _row(gen: Generation, b: int) -> Generation:
 
 @torch.no_grad()
 def converged_rows(reference: RecurrentDepthLM, run: RecurrentDepthLM, prompts: Sequence[Sequence[int]], *,
-                   inner: int, eps: float, headway: int = 1, cap: int = 128, ema: float = 0.0,
+                   inner: int, eps: float, headway: int = DF_DEFAULTS.headway,
+                   cap: int = DF_DEFAULTS.max_wavefront, ema: float = 0.0,
                    noise: NoiseSchedule = NO_NOISE, init_scale: float = 1.0, new_tokens: int = 4, seed: int = 0,
                    floor_factor: float = 2.0, max_contraction: float = 0.9) -> list[dict[str, Any]]:
     """Run `generate_df` on `run` (the reference's weights in its own precision) over all prompts as one batch with

@@ -18,6 +18,7 @@ These are statements about which cells run when. Equal outputs also need equal n
 no embedding EMA (eta = 0) and position-keyed initial states; see proofs/README.md.
 """
 
+from rdtheory.paper import DF_DEFAULTS
 from rdtheory.theory.grid import ceil_div
 from rdtheory.theory.schedule import (
     ExitDepths,
@@ -35,8 +36,9 @@ def _effective(wave: Wave, exit_depths: ExitDepths, max_depth: int | None) -> di
     return {p: d if max_depth is None else min(d, max_depth) for p, d in depths.items()}
 
 
-def tick_limit(prompt_len: int, n_new: int, inner: int, exit_depths: ExitDepths, headway: int = 1,
-               cap: int = 128, max_depth: int | None = None, full_prefill: bool = True,
+def tick_limit(prompt_len: int, n_new: int, inner: int, exit_depths: ExitDepths,
+               headway: int = DF_DEFAULTS.headway, cap: int = DF_DEFAULTS.max_wavefront,
+               max_depth: int | None = None, full_prefill: bool = True,
                prefill_depth: int | None = None) -> Schedule | None:
     """The AR schedule that `df_schedule` with these arguments equals tick for tick, or None outside the tick
     limit. (The commit rule does not matter here: every position exits after one tick.)"""

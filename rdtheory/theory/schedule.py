@@ -25,6 +25,7 @@ position.
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from rdtheory.paper import DF_DEFAULTS
 from rdtheory.theory.checks import require, require_int
 from rdtheory.theory.grid import Cell, Span
 from rdtheory.theory.wavefront import Wave, first_front, is_done, max_df_ticks, recur, settle
@@ -200,8 +201,9 @@ def adaptive_ar_schedule(prompt_len: int, n_new: int, exit_depths: ExitDepths, p
     return Schedule(prompt_len, tuple(ticks))
 
 
-def df_schedule(prompt_len: int, n_new: int, inner: int, exit_depths: ExitDepths, headway: int = 1,
-                cap: int = 128, max_depth: int | None = None, full_prefill: bool = True,
+def df_schedule(prompt_len: int, n_new: int, inner: int, exit_depths: ExitDepths,
+                headway: int = DF_DEFAULTS.headway, cap: int = DF_DEFAULTS.max_wavefront,
+                max_depth: int | None = None, full_prefill: bool = True,
                 prefill_depth: int | None = None, rightmost: bool = False) -> Schedule:
     """Diffusion forcing with synthetic convergence: position p has converged once its count n_p reaches its exit
     depth d_p (an int gives the paper's fixed rule) or `max_depth`, whatever its input draft (drafts are never

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rdtheory.paper import DF_DEFAULTS
 from rdtheory.theory.checks import require, require_int, require_real
 from rdtheory.theory.schedule import Schedule, ScheduleTick
 from rdtheory.theory.wavefront import Wave, first_front, is_done, max_df_ticks, recur, settle
@@ -69,8 +70,8 @@ class ScalarToy:
             states.append(z)
         return {p: states[p] for p in range(len(self.context), len(self.inputs))}
 
-    def run(self, inner: int, eps: float, headway: int = 1, cap: int = 128, rightmost: bool = False,
-            max_depth: int = 10_000, init: float = 0.0) -> ToyRun:
+    def run(self, inner: int, eps: float, headway: int = DF_DEFAULTS.headway, cap: int = DF_DEFAULTS.max_wavefront,
+            rightmost: bool = False, max_depth: int = 10_000, init: float = 0.0) -> ToyRun:
         """DF over the generated positions with exit |z - z_prev| < eps |z| (z_prev: the state at the start of the
         tick) or count >= max_depth."""
         wave = Wave(len(self.context), len(self.inputs) - len(self.context) + 1, inner, headway, cap, True, rightmost)

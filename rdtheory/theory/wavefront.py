@@ -31,6 +31,7 @@ The rules, for one row with prompt positions 0..P-1 and N new tokens (the state 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rdtheory.paper import DF_DEFAULTS
 from rdtheory.theory.checks import require, require_int
 from rdtheory.theory.grid import ceil_div
 
@@ -42,8 +43,8 @@ class Wave:
     prompt_len: int
     n_new: int
     inner: int
-    headway: int = 1
-    cap: int = 128
+    headway: int = DF_DEFAULTS.headway
+    cap: int = DF_DEFAULTS.max_wavefront
     full_prefill: bool = True
     rightmost: bool = False
 

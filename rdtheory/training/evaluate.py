@@ -6,10 +6,11 @@ state):
 - the depth curve: exact-match accuracy of static AR at r = 1..64 (free-running: the model reads its own answers),
   with the teacher-forced accuracy and the accuracy per answer cell beside it;
 - latent convergence: the median over held-out answer positions of ||z_k - z_{k-1}|| / ||z_k|| at each step k (full
-  sequence, teacher forced), and the first k where it falls below 0.03;
-- the paper's claim: diffusion forcing with the paper's defaults (r' = 4, LatentDiff(0.03), eta = 0.1, W = 128,
-  prefill at r = 32, at most 2r recurrences a position: the sampler's default) against static AR at r = 32:
-  accuracy and serial core passes per example (prefill included, counted from each row's own schedule);
+  sequence, teacher forced), and the first k where it falls below the paper's eps;
+- the paper's claim: diffusion forcing with the paper's settings (`rdtheory.paper.DF_DEFAULTS`: r', LatentDiff(eps),
+  eta, the wavefront cap W, prefill at the paper's r, at most 2r recurrences a position: the sampler's default)
+  against static AR at the same r: accuracy and serial core passes per example (prefill included, counted from each
+  row's own schedule);
 - the trade-off: a sweep over eps and r'.
 
 Writes evaluation.json and MODEL_CARD.md (numbers filled in from the measurement) into --out.
@@ -27,14 +28,17 @@ from typing import Any
 import torch
 
 from rdtheory.model.recurrent import RecurrentDepthLM
+from rdtheory.paper import DEPTH, DF_DEFAULTS
 from rdtheory.training.recipe import lr_factor, teacher_forced_accuracy
 from rdtheory.training.task import EOS, HELD_OUT_SEED, MIN_REACHABLE, SIZE, WALLS, Example, dataset, decode, encode
 
 DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
-PAPER_DEFAULTS = {"inner": 4, "eps": 0.03, "ema": 0.1, "max_wavefront": 128, "depth": 32}
+# The paper's settings (`rdtheory.paper.DF_DEFAULTS`) that the evaluation records; the others are the sampler's
+# defaults, which equal the paper's (tests/test_paper.py).
+PAPER_DEFAULTS = {name: getattr(DF_DEFAULTS, name) for name in ("inner", "eps", "ema", "max_wavefront", "depth")}
 SWEEP_EPS = (1.0, 0.3, 0.1, 0.03, 0.01, 0.003)
 SWEEP_INNER = (1, 2, 4, 8)
-CONVERGED = 0.03
+CONVERGED = DF_DEFAULTS.eps
 
 
 def _answers(tokens: list[list[int]]) -> list[str]:
@@ -92,8 +96,8 @@ def latent_convergence(model: RecurrentDepthLM, examples: list[Example], max_dep
             "first_step_below_threshold": first}
 
 
-def df_run(model: RecurrentDepthLM, examples: list[Example], inner: int, eps: float, ema: float = 0.1,
-           max_wavefront: int = 128, depth: int = 32) -> dict[str, Any]:
+def df_run(model: RecurrentDepthLM, examples: list[Example], inner: int, eps: float, ema: float = DF_DEFAULTS.ema,
+           max_wavefront: int = DF_DEFAULTS.max_wavefront, depth: int = DF_DEFAULTS.depth) -> dict[str, Any]:
     from rdtheory.sampling.diffusion_forcing import generate_df
     from rdtheory.sampling.exits import LatentDiff
 
@@ -111,7 +115,7 @@ def df_run(model: RecurrentDepthLM, examples: list[Example], inner: int, eps: fl
 def evaluate(model: RecurrentDepthLM, n_examples: int = 256, sweep_examples: int = 128) -> dict[str, Any]:
     examples = dataset(HELD_OUT_SEED, n_examples)
     curve = depth_curve(model, examples)
-    ar32 = next(row for row in curve if row["depth"] == 32)
+    ar32 = next(row for row in curve if row["depth"] == DEPTH)
     d = PAPER_DEFAULTS
     df = df_run(model, examples, d["inner"], d["eps"], d["ema"], d["max_wavefront"], d["depth"])
     sweep = [df_run(model, examples[:sweep_examples], inner, eps) for inner in SWEEP_INNER for eps in SWEEP_EPS]
@@ -230,10 +234,10 @@ def model_card(result: dict[str, Any], training: dict[str, Any] | None,
         f"{lat['threshold']} at step {lat['first_step_below_threshold']} "
         f"(at k = 32: {lat['median_relative_change'][31]:.2e}; at k = 64: {lat['median_relative_change'][63]:.2e}).",
         "",
-        f"Diffusion forcing with the paper's defaults (r' = 4, LatentDiff(0.03), eta = 0.1, W = 128, prefill at r = "
-        f"{df['depth']}, at most {2 * df['depth']} recurrences a position): "
+        f"Diffusion forcing with the paper's defaults (r' = {df['inner']}, LatentDiff({df['eps']}), eta = {df['ema']}, "
+        f"W = {df['max_wavefront']}, prefill at r = {df['depth']}, at most {2 * df['depth']} recurrences a position): "
         f"accuracy {df['accuracy']:.3f} with {df['core_passes_mean']:.1f} serial core passes per example, against "
-        f"static AR at r = 32: {claim['ar_r32']['accuracy']:.3f} with {claim['ar_r32']['core_passes_mean']:.0f} "
+        f"static AR at r = {DEPTH}: {claim['ar_r32']['accuracy']:.3f} with {claim['ar_r32']['core_passes_mean']:.0f} "
         f"passes: a gap of {claim['accuracy_gap_points']:.1f} points at {claim['core_pass_ratio']:.2f}x fewer "
         "serial passes.",
         "",

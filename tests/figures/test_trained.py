@@ -12,6 +12,7 @@ import pytest
 
 from rdtheory.figures import trained, trained_plots
 from rdtheory.figures.output import save
+from rdtheory.paper import DF_DEFAULTS
 from rdtheory.sampling.autoregressive import generate_ar
 from rdtheory.theory import ar_schedule
 from rdtheory.training.recipe import batch_tensors
@@ -51,7 +52,7 @@ def test_sizes():
 def test_evaluation_has_what_the_figures_draw(evaluation):
     assert [row["depth"] for row in evaluation["depth_curve"]][:4] == [1, 2, 3, 4]
     assert len(evaluation["latent_convergence"]["median_relative_change"]) == 64
-    assert evaluation["latent_convergence"]["threshold"] == 0.03
+    assert evaluation["latent_convergence"]["threshold"] == DF_DEFAULTS.eps
     defaults = evaluation["paper_claim"]["df_paper_defaults"]
     assert {k: defaults[k] for k in trained.PAPER_DEFAULTS} == trained.PAPER_DEFAULTS
 
@@ -84,7 +85,7 @@ def test_live_latents_settle_below_the_threshold(model, evaluation):
     live, committed = curves["live"], curves["committed"]
     assert committed == evaluation["latent_convergence"]
     assert len(live["median_relative_change"]) == len(live["p90_relative_change"]) == 16
-    assert live["threshold"] == committed["threshold"] == 0.03
+    assert live["threshold"] == committed["threshold"] == DF_DEFAULTS.eps
     assert live["first_step_below_threshold"] is not None
     assert abs(live["first_step_below_threshold"] - committed["first_step_below_threshold"]) <= 2
     assert all(m <= p for m, p in zip(live["median_relative_change"], live["p90_relative_change"]))

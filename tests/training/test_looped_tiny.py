@@ -10,6 +10,7 @@ import torch
 import rdtheory
 from rdtheory import generate_adaptive, generate_ar, generate_df
 from rdtheory.models import bundled_path
+from rdtheory.paper import DEPTH, DF_DEFAULTS
 from rdtheory.sampling.exits import FixedDepth, LatentDiff
 from rdtheory.sampling.schedules import NO_NOISE
 from rdtheory.testing.equivalence import ar_limit, assert_same_latents, assert_same_tokens
@@ -124,8 +125,9 @@ def test_committed_evaluation_matches_a_fresh_measurement(model, decision_margin
 
 def test_paper_claim_df_defaults_match_ar_r32_with_3x_fewer_serial_passes(model, held_out):
     examples = held_out[:32]
-    ar = depth_curve(model, examples, (32,))[0]
-    df = df_run(model, examples, inner=4, eps=0.03, ema=0.1, max_wavefront=128, depth=32)
+    ar = depth_curve(model, examples, (DEPTH,))[0]
+    d = DF_DEFAULTS
+    df = df_run(model, examples, inner=d.inner, eps=d.eps, ema=d.ema, max_wavefront=d.max_wavefront, depth=d.depth)
     assert df["accuracy"] >= ar["accuracy"] - 0.01
     assert ar["core_passes_mean"] / df["core_passes_mean"] >= 3.0
 
@@ -190,7 +192,7 @@ def test_readme_quotes_the_committed_evaluation_and_training_command():
         assert f"{curve[r]:.3f} at r = {r}" in section, r
     assert f"{curve[committed['saturation_depth']]:.3f} from r = {committed['saturation_depth']} on" in section
     latents = committed["latent_convergence"]
-    assert f"below 0.03 after {latents['first_step_below_threshold']} recurrences" in section
+    assert f"below {DF_DEFAULTS.eps} after {latents['first_step_below_threshold']} recurrences" in section
     assert f"({latents['median_relative_change'][31]:.2g}\nafter 32)" in section or \
         f"({latents['median_relative_change'][31]:.2g} after 32)" in section
     claim = committed["paper_claim"]
