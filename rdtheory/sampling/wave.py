@@ -90,15 +90,15 @@ def move(model: RecurrentDepthLM, k: dict, x: dict, new_w: int) -> dict:
     appended = torch.where(new_pos < x["lengths"][:, None], from_prompt,
                            torch.where(j == kept, first_new, filler))
     return dict(
-        inputs=torch.where(is_new, appended, _gather(updated, src)),
-        counts=torch.where(is_new, 0, _gather(out["counts"], src)),
-        draws=torch.where(is_new, 0, _gather(out["draws"], src)),
-        fresh=is_new, carry=out["z"][rows, last][:, None], z=_gather(out["z"], src),
-        e_prev=_gather(out["e"], src), memory=tuple(_gather(t, src) for t in out["memory"]),
+        inputs=torch.where(is_new, appended, gather_rows(updated, src)),
+        counts=torch.where(is_new, 0, gather_rows(out["counts"], src)),
+        draws=torch.where(is_new, 0, gather_rows(out["draws"], src)),
+        fresh=is_new, carry=out["z"][rows, last][:, None], z=gather_rows(out["z"], src),
+        e_prev=gather_rows(out["e"], src), memory=tuple(gather_rows(t, src) for t in out["memory"]),
     )
 
 
-def _gather(t: Tensor, idx: Tensor) -> Tensor:
+def gather_rows(t: Tensor, idx: Tensor) -> Tensor:
     """t [B, W, ...] -> [B, W', ...] taking t[b, idx[b, w]]."""
     if t.shape[1] == 0:
         return t.new_zeros(t.shape[0], idx.shape[1], *t.shape[2:])

@@ -16,7 +16,7 @@ from rdtheory.model.cache import KVCache, ShareLast
 from rdtheory.sampling.exits import FixedDepth, LatentDiff, relative_change
 from rdtheory.sampling.schedules import NO_NOISE, Constant
 from rdtheory.sampling.tokens import GREEDY, top_ranks
-from rdtheory.sampling.wave import _gather, move, tick
+from rdtheory.sampling.wave import gather_rows, move, tick
 from rdtheory.testing.models import random_model
 
 MODEL = random_model(TINY, 0)
@@ -223,6 +223,6 @@ def test_move_fills_wider_headways_with_keyed_random_tokens():
 
 def test_gather_takes_each_rows_indices_and_pads_an_empty_wavefront():
     t = torch.tensor([[1, 2, 3], [4, 5, 6]])
-    assert _gather(t, torch.tensor([[2, 0], [1, 1]])).tolist() == [[3, 1], [5, 5]]
+    assert gather_rows(t, torch.tensor([[2, 0], [1, 1]])).tolist() == [[3, 1], [5, 5]]
     empty = torch.zeros(2, 0, 4)
-    assert _gather(empty, torch.zeros(2, 3, dtype=torch.long)).shape == (2, 3, 4)
+    assert gather_rows(empty, torch.zeros(2, 3, dtype=torch.long)).shape == (2, 3, 4)
