@@ -16,8 +16,8 @@ _hf.install()
 _LAZY = {
     "RecurrentDepthLM": "rdtheory.model.recurrent",
     "KVCache": "rdtheory.model.cache",
-    "PerStep": "rdtheory.model.cache",
-    "ShareLast": "rdtheory.model.cache",
+    "PerStep": "rdtheory.knobs.kv",
+    "ShareLast": "rdtheory.knobs.kv",
     "load_pretrained": "rdtheory.model.checkpoint",
     "save_pretrained": "rdtheory.model.checkpoint",
     "CheckpointError": "rdtheory.model.checkpoint",

@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # ------------------------------------------------------------------------------------------------ torch-free packages
 
 
-@pytest.mark.parametrize("package", ["rdtheory.costs", "rdtheory.theory", "rdtheory.gpu"])
-def test_package_imports_with_torch_unimportable(package):
+@pytest.mark.parametrize("package, modules", [("rdtheory.costs", 3), ("rdtheory.theory", 3), ("rdtheory.gpu", 3),
+                                              ("rdtheory.knobs", 1)])
+def test_package_imports_with_torch_unimportable(package, modules):
     """Every module of the package imports while `import torch` raises ImportError (the gpu package imports torch
     inside the functions that measure)."""
     code = (
@@ -32,7 +33,7 @@ def test_package_imports_with_torch_unimportable(package):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert int(done.stdout) >= 3, done.stdout  # the package's modules were found, so the loop imported something
+    assert int(done.stdout) >= modules, done.stdout  # the package's modules were found, so the loop imported them
 
 
 # ------------------------------------------------------------------------------------------------ old names
@@ -187,6 +188,13 @@ def test_nothing_outside_the_cli_imports_it():
 ])
 def test_lower_layers_import_nothing_above_them(package, forbidden):
     wrong = [e for e in EDGES if _in(e.importer, package) and any(_in(e.target, f) for f in forbidden)]
+    assert wrong == []
+
+
+def test_the_knobs_are_the_ground_floor():
+    """The vocabulary of choices imports nothing of the package but itself, and no torch."""
+    wrong = [e for e in EDGES if _in(e.importer, "rdtheory.knobs")
+             and (e.target == "torch" or (_in(e.target, "rdtheory") and not _in(e.target, "rdtheory.knobs")))]
     assert wrong == []
 
 

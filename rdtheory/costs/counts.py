@@ -21,9 +21,9 @@ Counting conventions (h = n_embd, I = intermediate_size, V = vocab_size):
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
 
 from rdtheory.config import ModelConfig
+from rdtheory.knobs.kv import KVPolicy
 
 DTYPE_BYTES = {"bfloat16": 2, "float16": 2, "float32": 4, "float64": 8}
 
@@ -45,12 +45,8 @@ class Stage(Enum):
     DECODE = "decode"
 
 
-class KVSharing(Protocol):
-    """What the costs need from a KV-sharing policy (`rdtheory.ShareLast()` and `rdtheory.PerStep()` qualify)."""
-
-    per_step: bool
-
-    def core_slots(self, n_core: int, max_depth: int) -> int: ...
+KVSharing = KVPolicy
+"""The KV-sharing policies the costs price (`rdtheory.knobs.kv`: `ShareLast()`, `PerStep()`); the earlier name."""
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ def sampler_passes(config: ModelConfig, sampler: Sampler, prompt_length: int, ne
         depths = spread_depths(sampler.mean_depth, new_tokens - 1)
         return ar_passes(config, prompt_length, new_tokens, depths, batch, prefill_depth=sampler.max_depth)
     if isinstance(sampler, DiffusionForcing):
-        per_query = kv is not None and kv.per_step
+        per_query = kv is not None and kv.reads_per_query
         return df_passes(config, prompt_length, new_tokens, sampler.depth, sampler.inner, sampler.headway,
                          sampler.max_wavefront, batch, per_query)
     raise TypeError(f"sampler={sampler!r} must be a StaticAR, AdaptiveAR or DiffusionForcing")
@@ -151,7 +151,7 @@ def sampler_footprint(config: ModelConfig, sampler: Sampler, prompt_length: int,
     if isinstance(sampler, DiffusionForcing):
         steady = df_steady_state(sampler.depth, sampler.inner, sampler.headway, sampler.max_wavefront)
         depth = max(sampler.depth, steady.ticks_per_token * sampler.inner)
-        wave, vectors, per_query = steady.width, 4, kv is not None and kv.per_step
+        wave, vectors, per_query = steady.width, 4, kv is not None and kv.reads_per_query
     else:
         depth = sampler.depth if isinstance(sampler, StaticAR) else sampler.max_depth
         wave, vectors, per_query = 1, 2, False
@@ -187,7 +187,7 @@ def plan(config: ModelConfig, hardware: str | Hardware, sampler: Sampler, *, pro
             f"{memory.transient_bytes / 1e9:.2f}) > memory_bytes={hw.memory_bytes / 1e9:.0f} GB of {hw.name}; "
             "lower batch, prompt_length or new_tokens" + (
                 f", or use ShareLast (kv={kv!r} keeps a cache slot per recurrence step)" if kv is not None
-                and kv.per_step else ""))
+                and kv.reads_per_query else ""))
     prefill_depth = sampler.max_depth if isinstance(sampler, AdaptiveAR) else sampler.depth
     prefill = prefill_passes(config, prompt_length, prefill_depth, batch)
     if calibration is None:

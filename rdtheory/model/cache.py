@@ -2,55 +2,22 @@
 
 Layout: keys and values are [slot, batch, head, position, head_dim] with one extra position column at the end
 (the "trash" column) that receives the writes of padding entries, so every write has a static shape. Slots are
-prelude layers, then core slots, then coda layers. How core layer j at recurrence k maps to a slot is the KV
-sharing policy:
-
-* `ShareLast`: one slot per core layer, overwritten by every recurrence; a query reads each earlier position's
-  latest keys (Huginn's default, "latest-m4-compress-s4").
-* `PerStep`: one slot per (core layer, recurrence); a query at recurrence k reads recurrence min(k, d_p) of each
-  earlier position p, where d_p is the deepest recurrence stored for p (Huginn's "latest-m4" lookup over a full
-  cache). Memory grows with the depth capacity.
+prelude layers, then core slots, then coda layers. How core layer j at recurrence k maps to a core slot, and which
+recurrence of an earlier position a query reads, is the KV sharing policy's (`ShareLast`, `PerStep`:
+`rdtheory.knobs.kv`, re-exported here); a policy whose queries read per-query slots gets `PerStepAccess`.
 
 The cache knows nothing about samplers; it does not decide what is committed. `lengths` is the samplers'
 bookkeeping of committed positions per row; attention visibility comes from positions alone (key <= query).
 """
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
 from rdtheory.config import ModelConfig
+from rdtheory.knobs.kv import KVPolicy, PerStep, ShareLast
 from rdtheory.model.layers import Chunk
 
-
-class KVPolicy:
-    """How keys of the recurrent core are shared across recurrence steps. Subclasses are final dataclasses."""
-
-    per_step: bool
-
-    def core_slots(self, n_core: int, max_depth: int) -> int:
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class ShareLast(KVPolicy):
-    """One slot per core layer, overwritten by the latest recurrence (memory independent of depth)."""
-
-    per_step = False
-
-    def core_slots(self, n_core: int, max_depth: int) -> int:
-        return n_core
-
-
-@dataclass(frozen=True)
-class PerStep(KVPolicy):
-    """A slot per (core layer, recurrence step): memory grows linearly with the depth capacity."""
-
-    per_step = True
-
-    def core_slots(self, n_core: int, max_depth: int) -> int:
-        return n_core * max_depth
+__all__ = ["KVCache", "KVPolicy", "PerStep", "PerStepAccess", "ShareLast", "SlotAccess"]
 
 
 class KVCache:
@@ -102,7 +69,7 @@ class KVCache:
         for row, n in enumerate(lengths):
             if not 0 <= n <= self.max_len:
                 raise ValueError(f"lengths[{row}]={n} must lie in [0, max_len={self.max_len}]")
-            if self.policy.per_step and n < self.lengths[row]:
+            if self.policy.reads_per_query and n < self.lengths[row]:
                 self.depth[row, n:] = 0
         self.lengths = list(lengths)
 
@@ -116,8 +83,8 @@ class KVCache:
 
     def core(self, layer: int, step: int | Tensor) -> "SlotAccess | PerStepAccess":
         """Access for core layer `layer` at recurrence `step` (1-based; an int or a [B, W] tensor per entry)."""
-        if not self.policy.per_step:
-            return SlotAccess(self, self.n_prelude + layer)
+        if not self.policy.reads_per_query:  # one slot whatever the step
+            return SlotAccess(self, self.n_prelude + self.policy.core_slot(layer, 1, self.n_core))
         return PerStepAccess(self, layer, step)
 
     def write_index(self, chunk: Chunk) -> Tensor:
@@ -152,7 +119,7 @@ class PerStepAccess:
 
     def _slot(self, step: Tensor | int) -> Tensor | int:
         c = self.cache
-        return c.n_prelude + (step - 1) * c.n_core + self.layer
+        return c.n_prelude + c.policy.core_slot(self.layer, step, c.n_core)
 
     def exchange(self, k: Tensor, v: Tensor, chunk: Chunk) -> tuple[Tensor, Tensor, Tensor]:
         c, n = self.cache, chunk.kv_len

@@ -1,49 +1,44 @@
 """When can a schedule run, and what does each query read from the KV cache under each sharing policy.
 
-Owns `KVSharing` and the validity check of a one-row `Schedule`. Time is the global pass: within a pass, every
-position in it first writes its keys, then attends, so a query sees the keys written in its own pass.
+Owns the validity check of a one-row `Schedule`. Time is the global pass: within a pass, every position in it first
+writes its keys, then attends, so a query sees the keys written in its own pass.
 
 A schedule is valid when:
 
 1. Depth order: each position computes steps 1, 2, 3, ... in increasing passes, each once: cell (p, k) comes
    after (p, k - 1).
 2. Attention: a cell (p, k) computed in pass g reads keys of every earlier position q < p, so every such q has
-   computed at least one cell in a pass <= g (q has "started"). What is read then depends on the policy:
-   * SHARE_LAST (one slot per core layer, overwritten by every recurrence): the latest cell of q computed by
-     pass g, (q, d_q(g)).
-   * PER_STEP (a slot per core layer and recurrence step): (q, min(k, d_q(g))), d_q(g) the deepest step of q
-     stored by pass g. Every step of a position is stored, so this cell exists; but a cache with room for
-     `depth_capacity` steps cannot store a step beyond it, which is a further condition.
+   computed at least one cell in a pass <= g (q has "started"). Which cell is read is the KV policy's
+   `read_step` (`rdtheory.knobs.kv`): with d_q(g) the deepest step of q stored by pass g,
+   * ShareLast (one slot per core layer, overwritten by every recurrence): the latest cell, (q, d_q(g));
+   * PerStep (a slot per core layer and recurrence step): (q, min(k, d_q(g))). Every step of a position is
+     stored, so this cell exists; but a cache with room for `depth_capacity` steps cannot store a step beyond it
+     (`stores`), which is a further condition.
    Both policies need the same availability (q has started); they differ in which cell is read.
 3. Prefill: only tick 0 may be a prefill.
 4. Commits: the committed positions are P, P + 1, ... in order; token t is committed in the tick in which
    position t - 1 runs for the last time.
 
-Knows nothing of samplers' knobs, time or cost.
+Knows nothing of samplers' knobs, time or cost. `KVSharing` names the two policies as the versions before the
+policies were one vocabulary did (`KVSharing.SHARE_LAST`, `KVSharing.PER_STEP`, `KVSharing.of(policy)`).
 """
 
 from bisect import bisect_right
-from enum import Enum
-from typing import Protocol
 
+from rdtheory.knobs.kv import KVPolicy, PerStep, ShareLast
 from rdtheory.theory.grid import Cell
 from rdtheory.theory.schedule import Schedule
 
 
-class _KVPolicy(Protocol):
-    per_step: bool
+class KVSharing:
+    """The policies under their earlier names."""
 
+    SHARE_LAST = ShareLast()
+    PER_STEP = PerStep()
 
-class KVSharing(Enum):
-    """How the recurrent core's keys are kept across recurrence steps."""
-
-    SHARE_LAST = "share_last"
-    PER_STEP = "per_step"
-
-    @classmethod
-    def of(cls, policy: _KVPolicy) -> "KVSharing":
-        """The sharing of a model KV policy (`rdtheory.model.cache.ShareLast` or `PerStep`), by its `per_step`."""
-        return cls.PER_STEP if policy.per_step else cls.SHARE_LAST
+    @staticmethod
+    def of(policy: KVPolicy) -> KVPolicy:
+        return policy
 
 
 class _History:
@@ -65,35 +60,34 @@ class _History:
         return self.deepest[pos][i - 1] if i else 0
 
 
-def read_cell(schedule: Schedule, query: Cell, source: int, sharing: KVSharing) -> Cell | None:
+def read_cell(schedule: Schedule, query: Cell, source: int, sharing: KVPolicy) -> Cell | None:
     """The cell of position `source` < query.pos whose keys `query` reads, or None if `source` has not started
     by then (or `query` is not in the schedule)."""
     return _read(_History(schedule), schedule.timeline(), query, source, sharing)
 
 
 def _read(history: _History, timeline: dict[Cell, tuple[int, int]], query: Cell, source: int,
-          sharing: KVSharing) -> Cell | None:
+          sharing: KVPolicy) -> Cell | None:
     if query not in timeline or source >= query.pos:
         return None
     d = history.deepest_by(source, timeline[query][1])
     if d == 0:
         return None
-    return Cell(source, d if sharing is KVSharing.SHARE_LAST else min(query.step, d))
+    return Cell(source, sharing.read_step(query.step, d))
 
 
-def violations(schedule: Schedule, sharing: KVSharing = KVSharing.SHARE_LAST,
-               depth_capacity: int | None = None) -> list[str]:
+def violations(schedule: Schedule, sharing: KVPolicy = ShareLast(), depth_capacity: int | None = None) -> list[str]:
     """Every way `schedule` breaks the conditions in the module docstring (empty when valid). `depth_capacity`
-    (PER_STEP only) is the number of recurrence steps the cache stores per position."""
+    is the number of recurrence steps the cache holds per position (what a policy can store within it counts)."""
     found = _depth_order(schedule) + _attention(schedule) + _commits(schedule)
     found += [f"tick {i} is a prefill but not the first tick" for i, t in enumerate(schedule.ticks) if i and t.prefill]
-    if sharing is KVSharing.PER_STEP and depth_capacity is not None:
+    if depth_capacity is not None:
         found += [f"cell {c} is deeper than depth_capacity={depth_capacity}"
-                  for c in sorted(schedule.cells()) if c.step > depth_capacity]
+                  for c in sorted(schedule.cells()) if not sharing.stores(c.step, depth_capacity)]
     return found
 
 
-def is_valid(schedule: Schedule, sharing: KVSharing = KVSharing.SHARE_LAST, depth_capacity: int | None = None) -> bool:
+def is_valid(schedule: Schedule, sharing: KVPolicy = ShareLast(), depth_capacity: int | None = None) -> bool:
     return not violations(schedule, sharing, depth_capacity)
 
 
@@ -137,10 +131,11 @@ def _commits(schedule: Schedule) -> list[str]:
     return found
 
 
-def provisional_reads(schedule: Schedule, sharing: KVSharing, ticks: range | None = None) -> int:
+def provisional_reads(schedule: Schedule, sharing: KVPolicy, ticks: range | None = None) -> int:
     """Number of (query cell, earlier position) reads, in the given ticks (default all), that differ from what
-    the query would read once the earlier position has finished: its final cell (SHARE_LAST) or step
-    min(k, final depth) (PER_STEP). Zero for the decode ticks of AR; DF's drafts make them positive."""
+    the query would read once the earlier position has finished (the policy's `read_step` at its final depth:
+    its final cell under ShareLast, step min(k, final depth) under PerStep). Zero for the decode ticks of AR; DF's
+    drafts make them positive."""
     history, timeline, depths = _History(schedule), schedule.timeline(), schedule.depths()
     chosen = range(schedule.n_ticks) if ticks is None else ticks
     count = 0
@@ -148,6 +143,5 @@ def provisional_reads(schedule: Schedule, sharing: KVSharing, ticks: range | Non
         for query in schedule.ticks[i].cells():
             for q in range(query.pos):
                 read = _read(history, timeline, query, q, sharing)
-                final = depths.get(q, 0) if sharing is KVSharing.SHARE_LAST else min(query.step, depths.get(q, 0))
-                count += read is not None and read.step != final
+                count += read is not None and read.step != sharing.read_step(query.step, depths.get(q, 0))
     return count

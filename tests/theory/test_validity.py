@@ -1,6 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rdtheory.knobs import PerStep, ShareLast
 from rdtheory.testing.schedules import df_settings, schedules
 from rdtheory.theory import (
     Cell,
@@ -16,7 +17,7 @@ from rdtheory.theory import (
     violations,
 )
 
-SHARE, PER_STEP = KVSharing.SHARE_LAST, KVSharing.PER_STEP
+SHARE, PER_STEP = ShareLast(), PerStep()
 
 
 def schedule(*ticks, prompt_len=1):
@@ -58,10 +59,24 @@ def test_per_step_cache_overflows_when_inner_does_not_divide_max_depth():
     assert is_valid(s, SHARE) and not is_valid(s, PER_STEP, depth_capacity=4) and is_valid(s, PER_STEP, 6)
 
 
-def test_sharing_of_model_policies():
-    from rdtheory.model.cache import PerStep, ShareLast
+def test_the_theory_takes_the_models_policies_and_the_earlier_names_still_work():
+    from rdtheory.model.cache import PerStep as ModelPerStep
+    from rdtheory.model.cache import ShareLast as ModelShareLast
 
-    assert KVSharing.of(ShareLast()) is SHARE and KVSharing.of(PerStep()) is PER_STEP
+    assert ModelShareLast is ShareLast and ModelPerStep is PerStep  # one vocabulary
+    assert KVSharing.SHARE_LAST == SHARE and KVSharing.PER_STEP == PER_STEP
+    assert KVSharing.of(SHARE) == SHARE and KVSharing.of(PER_STEP) == PER_STEP
+
+
+def test_the_policies_own_their_slots_and_reads():
+    assert [SHARE.core_slot(j, k, 4) for j in range(4) for k in (1, 3)] == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert [PER_STEP.core_slot(j, k, 4) for k in (1, 2, 3) for j in range(4)] == list(range(12))
+    assert SHARE.core_slots(4, 32) == 4 and PER_STEP.core_slots(4, 32) == 128
+    assert [SHARE.read_step(k, 3) for k in (1, 3, 5)] == [3, 3, 3]
+    assert [PER_STEP.read_step(k, 3) for k in (1, 3, 5)] == [1, 3, 3]
+    assert SHARE.stores(99, 4) and PER_STEP.stores(4, 4) and not PER_STEP.stores(5, 4)
+    assert (SHARE.per_step, PER_STEP.per_step) == (False, True) and (SHARE.label, PER_STEP.label) == (
+        "ShareLast", "PerStep")
 
 
 def test_prefill_reads_differ_by_policy():
@@ -81,7 +96,7 @@ def test_generated_schedules_are_valid_under_both_policies(schedule_):
 def test_drafts_read_provisional_states_only_with_a_wide_front(settings_):
     s = settings_.build()
     decode = range(1, s.n_ticks)
-    for sharing in KVSharing:
+    for sharing in (SHARE, PER_STEP):
         reads = provisional_reads(s, sharing, decode)
         if max(decode_widths(s), default=0) <= 1:
             assert reads == 0
