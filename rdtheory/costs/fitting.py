@@ -37,7 +37,6 @@ from rdtheory.costs.calibration import PRESETS, Band, Calibration, CallModel, Ho
 from rdtheory.costs.counts import Pass, Stage
 from rdtheory.costs.hardware import Hardware, get_hardware
 from rdtheory.costs.plan import DiffusionForcing, StaticAR
-from rdtheory.costs.workload import ar_passes, df_passes
 from rdtheory.paper import DEPTH
 
 HELD_OUT_EVERY, HELD_OUT_OFFSET = 4, 3
@@ -92,11 +91,7 @@ BENCHMARK_CASES: dict[str, GenerationCase] = {
 
 def case_passes(config: ModelConfig, case: GenerationCase, prompt_length: int, new_tokens: int) -> list[Pass]:
     """The passes of a benchmark case, from the workload builders."""
-    s = case.sampler
-    if isinstance(s, StaticAR):
-        return ar_passes(config, prompt_length, new_tokens, s.depth, case.batch, case.prefill_depth)
-    return df_passes(config, prompt_length, new_tokens, s.depth, s.inner, s.headway, s.max_wavefront, case.batch,
-                     prefill_depth=case.prefill_depth)
+    return case.sampler.passes(config, prompt_length, new_tokens, case.batch, prefill_depth=case.prefill_depth)
 
 
 def counters(passes: Sequence[Pass]) -> tuple[int, int]:

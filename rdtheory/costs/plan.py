@@ -36,6 +36,31 @@ class StaticAR:
     def __post_init__(self) -> None:
         _positive("depth", self.depth)
 
+    @property
+    def label(self) -> str:
+        return f"AR r={self.depth}"
+
+    @property
+    def prefill_depth(self) -> int:
+        return self.depth
+
+    @property
+    def recurrences_per_tick(self) -> int:
+        """Serial core passes per step of decoding (a token step: r)."""
+        return self.depth
+
+    @property
+    def tokens_per_tick(self) -> int:
+        return 1
+
+    def passes(self, config: ModelConfig, prompt_length: int, new_tokens: int, batch: int = 1,
+               kv: KVSharing | None = None, prefill_depth: int | None = None) -> list[Pass]:
+        return ar_passes(config, prompt_length, new_tokens, self.depth, batch, prefill_depth)
+
+    def state_shape(self, kv: KVSharing | None) -> tuple[int, int, int, bool]:
+        """(deepest recurrence a PerStep cache holds, wavefront width, state vectors per position, per-query KV)."""
+        return self.depth, 1, 2, False
+
 
 @dataclass(frozen=True)
 class AdaptiveAR:
@@ -48,6 +73,23 @@ class AdaptiveAR:
         _positive("max_depth", self.max_depth)
         if not (math.isfinite(self.mean_depth) and 1 <= self.mean_depth <= self.max_depth):
             raise ValueError(f"mean_depth={self.mean_depth!r} must lie in [1, max_depth={self.max_depth}]")
+
+    @property
+    def label(self) -> str:
+        return f"adaptive AR mean r={self.mean_depth:g} max {self.max_depth}"
+
+    @property
+    def prefill_depth(self) -> int:
+        return self.max_depth
+
+    def passes(self, config: ModelConfig, prompt_length: int, new_tokens: int, batch: int = 1,
+               kv: KVSharing | None = None, prefill_depth: int | None = None) -> list[Pass]:
+        depths = spread_depths(self.mean_depth, new_tokens - 1)
+        return ar_passes(config, prompt_length, new_tokens, depths, batch,
+                         prefill_depth=self.max_depth if prefill_depth is None else prefill_depth)
+
+    def state_shape(self, kv: KVSharing | None) -> tuple[int, int, int, bool]:
+        return self.max_depth, 1, 2, False
 
 
 @dataclass(frozen=True)
@@ -66,6 +108,36 @@ class DiffusionForcing:
             _positive(name, getattr(self, name))
         if self.max_wavefront < self.headway:
             raise ValueError(f"max_wavefront={self.max_wavefront} must be >= headway={self.headway}")
+
+    @property
+    def label(self) -> str:
+        return f"DF r'={self.inner} FixedDepth({self.depth}) headway={self.headway} cap={self.max_wavefront}"
+
+    @property
+    def prefill_depth(self) -> int:
+        return self.depth
+
+    @property
+    def recurrences_per_tick(self) -> int:
+        """Serial core passes per tick (r')."""
+        return self.inner
+
+    @property
+    def tokens_per_tick(self) -> int:
+        """New positions a tick admits at most (headway), hence tokens committed per tick over a run."""
+        return self.headway
+
+    def passes(self, config: ModelConfig, prompt_length: int, new_tokens: int, batch: int = 1,
+               kv: KVSharing | None = None, prefill_depth: int | None = None) -> list[Pass]:
+        return df_passes(config, prompt_length, new_tokens, self.depth, self.inner, self.headway,
+                         self.max_wavefront, batch, kv is not None and kv.reads_per_query, prefill_depth)
+
+    def state_shape(self, kv: KVSharing | None) -> tuple[int, int, int, bool]:
+        """A PerStep cache holds ceil(r/r') r' recurrences; the steady wavefront's width; states, drafts, EMA and
+        the exit rule's memory (4 vectors) per position."""
+        steady = df_steady_state(self.depth, self.inner, self.headway, self.max_wavefront)
+        return (max(self.depth, steady.ticks_per_token * self.inner), steady.width, 4,
+                kv is not None and kv.reads_per_query)
 
 
 Sampler = StaticAR | AdaptiveAR | DiffusionForcing
@@ -116,10 +188,7 @@ class Prediction:
 
 def sampler_label(sampler: Sampler) -> str:
     """A planning sampler's knobs in one line, as `rdtheory plan` and `rdtheory report` print them."""
-    if isinstance(sampler, DiffusionForcing):
-        return (f"DF r'={sampler.inner} FixedDepth({sampler.depth}) headway={sampler.headway} "
-                f"cap={sampler.max_wavefront}")
-    return f"AR r={sampler.depth}"
+    return sampler.label
 
 
 def rate_range(prediction: Prediction) -> str:
@@ -131,16 +200,13 @@ def rate_range(prediction: Prediction) -> str:
 def sampler_passes(config: ModelConfig, sampler: Sampler, prompt_length: int, new_tokens: int, batch: int = 1,
                    kv: KVSharing | None = None) -> list[Pass]:
     """The passes of one generation with the given sampler knobs."""
-    if isinstance(sampler, StaticAR):
-        return ar_passes(config, prompt_length, new_tokens, sampler.depth, batch)
-    if isinstance(sampler, AdaptiveAR):
-        depths = spread_depths(sampler.mean_depth, new_tokens - 1)
-        return ar_passes(config, prompt_length, new_tokens, depths, batch, prefill_depth=sampler.max_depth)
-    if isinstance(sampler, DiffusionForcing):
-        per_query = kv is not None and kv.reads_per_query
-        return df_passes(config, prompt_length, new_tokens, sampler.depth, sampler.inner, sampler.headway,
-                         sampler.max_wavefront, batch, per_query)
-    raise TypeError(f"sampler={sampler!r} must be a StaticAR, AdaptiveAR or DiffusionForcing")
+    return _checked(sampler).passes(config, prompt_length, new_tokens, batch, kv)
+
+
+def _checked(sampler: object) -> Sampler:
+    if not isinstance(sampler, (StaticAR, AdaptiveAR, DiffusionForcing)):
+        raise TypeError(f"sampler={sampler!r} must be a StaticAR, AdaptiveAR or DiffusionForcing")
+    return sampler
 
 
 def sampler_footprint(config: ModelConfig, sampler: Sampler, prompt_length: int, new_tokens: int, batch: int,
@@ -148,13 +214,7 @@ def sampler_footprint(config: ModelConfig, sampler: Sampler, prompt_length: int,
     """Weights, a cache for prompt_length + new_tokens - 1 positions, the wave's states and the widest call.
     PerStep needs a slot per recurrence a position can reach: r (AR), max_depth (adaptive), ceil(r/r') r' (DF)."""
     max_len = prompt_length + new_tokens - 1
-    if isinstance(sampler, DiffusionForcing):
-        steady = df_steady_state(sampler.depth, sampler.inner, sampler.headway, sampler.max_wavefront)
-        depth = max(sampler.depth, steady.ticks_per_token * sampler.inner)
-        wave, vectors, per_query = steady.width, 4, kv is not None and kv.reads_per_query
-    else:
-        depth = sampler.depth if isinstance(sampler, StaticAR) else sampler.max_depth
-        wave, vectors, per_query = 1, 2, False
+    depth, wave, vectors, per_query = _checked(sampler).state_shape(kv)
     return footprint(config, kv, batch=batch, max_len=max_len, max_depth=depth, widest=prompt_length,
                      wavefront=wave, dtype=dtype, state_vectors=vectors, per_query_kv=per_query)
 
@@ -188,8 +248,7 @@ def plan(config: ModelConfig, hardware: str | Hardware, sampler: Sampler, *, pro
             "lower batch, prompt_length or new_tokens" + (
                 f", or use ShareLast (kv={kv!r} keeps a cache slot per recurrence step)" if kv is not None
                 and kv.reads_per_query else ""))
-    prefill_depth = sampler.max_depth if isinstance(sampler, AdaptiveAR) else sampler.depth
-    prefill = prefill_passes(config, prompt_length, prefill_depth, batch)
+    prefill = prefill_passes(config, prompt_length, sampler.prefill_depth, batch)
     if calibration is None:
         prefill_s = generation_time(config, hw, prefill, dtype, correction).seconds
         timing, band = generation_time(config, hw, passes, dtype, correction), None
@@ -211,7 +270,6 @@ def bandwidth_bound_tokens_per_s(config: ModelConfig, hardware: str | Hardware, 
     tick over a run: at most headway * bandwidth / (weights of 1 EMBED + r' CORE + 1 DECODE call) tokens/s.
     KV reads, activations, the prefill and overheads only lower the true rate."""
     hw = get_hardware(hardware)
-    core_calls = sampler.depth if isinstance(sampler, StaticAR) else sampler.inner
-    tokens = 1 if isinstance(sampler, StaticAR) else sampler.headway
+    core_calls, tokens = sampler.recurrences_per_tick, sampler.tokens_per_tick
     per_tick = total_traffic(config, [Pass(s, 1, 1, 1, core_calls if s is Stage.CORE else 1) for s in Stage], dtype)
     return tokens * hw.bandwidth_bytes_per_s / per_tick.weight_bytes

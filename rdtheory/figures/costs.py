@@ -146,7 +146,7 @@ def throughput_figure(grid: ThroughputGrid) -> Any:
         ax.set_ylabel("tokens/s (calibrated prediction)")
     for m, marker in zip(grid.measured, "oDsv"):
         knobs = BENCHMARK_CASES[m.case].sampler
-        x = knobs.inner if isinstance(knobs, DiffusionForcing) else knobs.depth
+        x = knobs.recurrences_per_tick
         left.plot(x, m.tokens_per_s, marker, color="black", label=f"measured {m.case} ({m.kind})",
                   gid=f"measured:{m.kind}:{m.case}")
     left.set_xlabel("r' (recurrences per tick)")

@@ -128,3 +128,17 @@ def test_table1_ceiling_on_a100_40gb():
     assert not any(checks[(s, "MATH500")].exceeds for s, _ in TABLE1_TOKENS_PER_S)
     # Even the faster 80 GB part could not reach the GSM8K figure.
     assert bandwidth_bound_tokens_per_s(HUGINN_0125, "A100 80GB SXM", StaticAR(32)) < reported
+
+
+def test_each_planning_sampler_owns_its_label_prefill_and_passes():
+    from rdtheory.costs.plan import AdaptiveAR, DiffusionForcing, StaticAR, sampler_label, sampler_passes
+
+    samplers = [StaticAR(8), AdaptiveAR(5.5, 12), DiffusionForcing(8, 2, 1, 16)]
+    assert [sampler_label(s) for s in samplers] == ["AR r=8", "adaptive AR mean r=5.5 max 12",
+                                                    "DF r'=2 FixedDepth(8) headway=1 cap=16"]
+    assert [s.prefill_depth for s in samplers] == [8, 12, 8]
+    for s in samplers:
+        passes = sampler_passes(HUGINN_0125, s, 16, 6)
+        assert passes == s.passes(HUGINN_0125, 16, 6) and passes[1].repeat == s.prefill_depth
+    with pytest.raises(TypeError, match="sampler='AR' must be a StaticAR, AdaptiveAR or DiffusionForcing"):
+        sampler_passes(HUGINN_0125, "AR", 16, 6)
